@@ -1,0 +1,150 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// vault.enc layout:
+//
+//	magic   8 bytes  "MBVAULT\x00"
+//	version 1 byte   formatVersion
+//	source  1 byte   'k' keychain, 'f' key file
+//	nonce   24 bytes
+//	sealed  XChaCha20-Poly1305 of the JSON contents, the 10 header bytes as
+//	        additional data so the clear part cannot be altered unnoticed.
+const (
+	magic         = "MBVAULT\x00"
+	formatVersion = 1
+	headerSize    = len(magic) + 2
+)
+
+// headerByte is how src is recorded in the file header.
+func (src KeySource) headerByte() byte {
+	if src == KeySourceKeychain {
+		return 'k'
+	}
+	return 'f'
+}
+
+type header struct {
+	source KeySource
+}
+
+// parseHeader reads the clear part of a vault file.
+func parseHeader(raw []byte) (header, error) {
+	if len(raw) < headerSize+chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead ||
+		!bytes.HasPrefix(raw, []byte(magic)) {
+		return header{}, fmt.Errorf("%w: %s is not a mailbridge vault", ErrDecrypt, vaultFile)
+	}
+	if v := raw[len(magic)]; v != formatVersion {
+		return header{}, fmt.Errorf("vault: %s has format version %d; this mailbridge reads version %d (was it written by a newer release?)",
+			vaultFile, v, formatVersion)
+	}
+	switch raw[len(magic)+1] {
+	case 'k':
+		return header{source: KeySourceKeychain}, nil
+	case 'f':
+		return header{source: KeySourceFile}, nil
+	}
+	return header{}, fmt.Errorf("%w: unknown key source in header", ErrDecrypt)
+}
+
+// seal encrypts c under key, recording src in the clear header.
+func seal(key []byte, src KeySource, c contents) ([]byte, error) {
+	aead, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	plain, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("vault: encode: %w", err)
+	}
+	defer clear(plain)
+	out := make([]byte, headerSize+aead.NonceSize(), headerSize+aead.NonceSize()+len(plain)+aead.Overhead())
+	copy(out, magic)
+	out[len(magic)] = formatVersion
+	out[len(magic)+1] = src.headerByte()
+	nonce := out[headerSize:]
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("vault: random nonce: %w", err)
+	}
+	return aead.Seal(out, nonce, plain, out[:headerSize]), nil
+}
+
+// unseal decrypts a vault file whose header parseHeader accepted.
+func unseal(key, raw []byte) (contents, error) {
+	aead, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		return contents{}, fmt.Errorf("vault: %w", err)
+	}
+	nonce := raw[headerSize : headerSize+aead.NonceSize()]
+	plain, err := aead.Open(nil, nonce, raw[headerSize+aead.NonceSize():], raw[:headerSize])
+	if err != nil {
+		return contents{}, ErrDecrypt
+	}
+	defer clear(plain)
+	var c contents
+	if err := json.Unmarshal(plain, &c); err != nil {
+		// Authentic but unreadable: a bug, not tampering; say so.
+		return contents{}, fmt.Errorf("vault: decode contents: %w", err)
+	}
+	return c, nil
+}
+
+// save seals c and replaces the vault file with it.
+func (v *Vault) save(c contents) error {
+	data, err := seal(v.key, v.source, c)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(v.path, data)
+}
+
+// writeFileAtomic replaces path with data (mode 0600) so that a crash
+// leaves either the old or the new file, never a torn one.
+func writeFileAtomic(path string, data []byte) (err error) {
+	name := filepath.Base(path)
+	// CreateTemp creates the file with mode 0600 before anything is written.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+name+".tmp*")
+	if err != nil {
+		return fmt.Errorf("vault: write %s: %w", name, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("vault: write %s: %w", name, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("vault: write %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("vault: write %s: %w", name, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("vault: write %s: %w", name, err)
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+// syncDir makes a rename durable. Failure only weakens durability, and
+// some platforms cannot sync a directory at all, so it is not reported.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	_ = d.Close()
+}
