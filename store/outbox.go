@@ -1,0 +1,256 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/mailbridge/mailbridge/upstream"
+)
+
+// ref points at a message or mailbox: by upstream ID when it was known as
+// the op was queued, else by local ID, resolved through bktRefs once the
+// import or create that gives it an upstream ID is done.
+type ref struct {
+	L uint64 `json:"l,omitempty"`
+	U string `json:"u,omitempty"`
+}
+
+// opRec is an outbox op as stored (sealed: it holds names and plaintext).
+type opRec struct {
+	OpID       string         `json:"id"`
+	Kind       OpKind         `json:"k"`
+	Msgs       []ref          `json:"m,omitempty"` // OpUpdate, OpDelete
+	Add        []ref          `json:"a,omitempty"` // OpUpdate
+	Remove     []ref          `json:"r,omitempty"` // OpUpdate
+	SetFlags   upstream.Flags `json:"sf,omitempty"`
+	ClearFlags upstream.Flags `json:"cf,omitempty"`
+	Msg        uint64         `json:"msg,omitempty"` // OpImport: the local message
+	Plain      []byte         `json:"p,omitempty"`
+	Mailboxes  []ref          `json:"mbs,omitempty"` // OpImport
+	Flags      upstream.Flags `json:"f,omitempty"`
+	Date       time.Time      `json:"d,omitzero"`
+	Mailbox    ref            `json:"mb,omitzero"` // mailbox ops
+	Name       string         `json:"n,omitempty"`
+}
+
+// Kinds of local IDs in bktRefs.
+const (
+	refMessage = 'm'
+	refMailbox = 'x'
+)
+
+// States in bktRefs.
+const (
+	refQueued = 'p' // followed by the seq of the import or create op
+	refBound  = 'b' // followed by the upstream ID
+)
+
+func refKey(kind byte, local uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{kind}, local)
+}
+
+func msgRef(id uint64, rec *msgRec) ref { return ref{L: id, U: rec.upstreamID} }
+func mboxRef(mb *Mailbox) ref           { return ref{L: mb.ID, U: mb.UpstreamID} }
+
+func newOpID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// addOp queues op in this transaction.
+func (w *wtx) addOp(op *opRec) (uint64, error) {
+	seq, err := w.outbox.NextSequence()
+	if err != nil {
+		return 0, fmt.Errorf("store: outbox seq: %w", err)
+	}
+	op.OpID = newOpID()
+	if err := w.putOp(seq, op); err != nil {
+		return 0, err
+	}
+	if err := w.opIDs.Put([]byte(op.OpID), u64key(seq)); err != nil {
+		return 0, fmt.Errorf("store: write op index: %w", err)
+	}
+	for _, id := range op.localMessages() {
+		if err := w.addPending(id, 1); err != nil {
+			return 0, fmt.Errorf("store: pending count: %w", err)
+		}
+	}
+	queued := binary.BigEndian.AppendUint64([]byte{refQueued}, seq)
+	switch op.Kind {
+	case OpImport:
+		err = w.refs.Put(refKey(refMessage, op.Msg), queued)
+	case OpCreateMailbox:
+		err = w.refs.Put(refKey(refMailbox, op.Mailbox.L), queued)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: write ref: %w", err)
+	}
+	w.opsAdded = true
+	return seq, nil
+}
+
+// localMessages lists the local messages whose pending count op holds.
+func (op *opRec) localMessages() []uint64 {
+	if op.Kind == OpImport {
+		return []uint64{op.Msg}
+	}
+	ids := make([]uint64, 0, len(op.Msgs))
+	for _, r := range op.Msgs {
+		if r.L != 0 {
+			ids = append(ids, r.L)
+		}
+	}
+	return ids
+}
+
+func (w *wtx) putOp(seq uint64, op *opRec) error {
+	plain, err := json.Marshal(op)
+	if err != nil {
+		return fmt.Errorf("store: encode op: %w", err)
+	}
+	k := u64key(seq)
+	if err := w.outbox.Put(k, w.s.seal.seal(bktOutbox, k, plain)); err != nil {
+		return fmt.Errorf("store: write op: %w", err)
+	}
+	return nil
+}
+
+func decodeOp(seal *sealer, k, v []byte) (*opRec, error) {
+	plain, err := seal.open(bktOutbox, k, v)
+	if err != nil {
+		return nil, err
+	}
+	op := &opRec{}
+	if err := json.Unmarshal(plain, op); err != nil {
+		return nil, fmt.Errorf("%w: op: %w", errCorrupt, err)
+	}
+	return op, nil
+}
+
+// getOp returns the queued op, or nil if it is no longer queued.
+func (w *wtx) getOp(seq uint64) (*opRec, error) {
+	k := u64key(seq)
+	v := w.outbox.Get(k)
+	if v == nil {
+		return nil, nil
+	}
+	return decodeOp(w.s.seal, k, v)
+}
+
+// removeOp takes a done op out of the outbox.
+func (w *wtx) removeOp(seq uint64, op *opRec) error {
+	if err := w.outbox.Delete(u64key(seq)); err != nil {
+		return fmt.Errorf("store: delete op: %w", err)
+	}
+	if err := w.opIDs.Delete([]byte(op.OpID)); err != nil {
+		return fmt.Errorf("store: delete op index: %w", err)
+	}
+	for _, id := range op.localMessages() {
+		if err := w.addPending(id, -1); err != nil {
+			return fmt.Errorf("store: pending count: %w", err)
+		}
+	}
+	return nil
+}
+
+// bindMessage records the upstream ID of a message appended locally. If the
+// upstream message is already cached under another local ID (its echo
+// arrived without an OpID), the local copy goes so there is no duplicate.
+func (w *wtx) bindMessage(local uint64, up string) error {
+	if err := w.refs.Put(refKey(refMessage, local), append([]byte{refBound}, up...)); err != nil {
+		return fmt.Errorf("store: write ref: %w", err)
+	}
+	rec, err := w.getMsg(local)
+	if err != nil || rec.upstreamID != "" {
+		return nil // deleted locally meanwhile, or bound already
+	}
+	if other, ok := w.msgByUpstream(up); ok && other != local {
+		return w.deleteMessage(local, rec)
+	}
+	rec.upstreamID = up
+	if err := w.msgUp.Put([]byte(up), u64key(local)); err != nil {
+		return fmt.Errorf("store: write message index: %w", err)
+	}
+	return w.putMsg(local, rec)
+}
+
+// bindMailbox records the label ID of a mailbox created locally.
+func (w *wtx) bindMailbox(local uint64, up string) error {
+	if err := w.refs.Put(refKey(refMailbox, local), append([]byte{refBound}, up...)); err != nil {
+		return fmt.Errorf("store: write ref: %w", err)
+	}
+	if mb, ok := w.mboxes[local]; ok && mb.UpstreamID == "" {
+		mb.UpstreamID = up
+		w.dirty[local] = true
+	}
+	return nil
+}
+
+// CompleteOp removes a done op. For OpImport, upstreamID binds the local
+// message to the upstream message; for OpCreateMailbox it binds the label
+// ID. It is idempotent: completing an op that is gone (its echo already
+// completed it) is not an error.
+func (s *Store) CompleteOp(seq uint64, upstreamID string) error {
+	return s.update(func(w *wtx) error {
+		op, err := w.getOp(seq)
+		if err != nil || op == nil {
+			return err
+		}
+		if upstreamID != "" && !validID(upstreamID) {
+			return fmt.Errorf("store: invalid upstream ID of length %d", len(upstreamID))
+		}
+		switch {
+		case op.Kind == OpImport && upstreamID != "":
+			err = w.bindMessage(op.Msg, upstreamID)
+		case op.Kind == OpCreateMailbox && upstreamID != "":
+			err = w.bindMailbox(op.Mailbox.L, upstreamID)
+		}
+		if err != nil {
+			return err
+		}
+		return w.removeOp(seq, op)
+	})
+}
+
+// FailOp drops an op the upstream refused for good. Ops that wait for an
+// import or create dropped this way lose that reference when they are
+// next resolved.
+func (s *Store) FailOp(seq uint64, reason string) error {
+	return s.update(func(w *wtx) error {
+		op, err := w.getOp(seq)
+		if err != nil || op == nil {
+			return err
+		}
+		s.log.Warn("outbox op dropped", "seq", seq, "kind", op.Kind.String(), "reason", reason)
+		var k []byte
+		switch op.Kind {
+		case OpImport:
+			k = refKey(refMessage, op.Msg)
+		case OpCreateMailbox:
+			k = refKey(refMailbox, op.Mailbox.L)
+		}
+		if v := w.refs.Get(k); k != nil && len(v) == 9 && v[0] == refQueued && binary.BigEndian.Uint64(v[1:]) == seq {
+			if err := w.refs.Delete(k); err != nil {
+				return fmt.Errorf("store: delete ref: %w", err)
+			}
+		}
+		return w.removeOp(seq, op)
+	})
+}
+
+// OutboxLen returns the number of queued ops.
+func (s *Store) OutboxLen() (int, error) {
+	var n int
+	err := s.view(func(tx *bolt.Tx) error {
+		n = tx.Bucket([]byte(bktOutbox)).Stats().KeyN
+		return nil
+	})
+	return n, err
+}

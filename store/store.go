@@ -1,0 +1,151 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Path is the account's bbolt file; it is created if missing.
+	Path string
+	// Key is the 32-byte per-account cache key. It seals every body,
+	// header, subject, address, mailbox and keyword name in the file.
+	Key []byte
+	// Logger receives operational logs, never mail content; nil discards.
+	Logger *slog.Logger
+}
+
+// Store is one account's local cache. It is safe for concurrent use: reads
+// run in parallel, writes are serialised.
+type Store struct {
+	db   *bolt.DB
+	seal *sealer
+	log  *slog.Logger
+
+	// wmu serialises write transactions together with the notification
+	// of their changes, so that watchers see changes in commit order.
+	wmu sync.Mutex
+
+	watchMu  sync.Mutex
+	watchers map[int]func(Change)
+	nextW    int
+
+	outboxSig chan struct{}
+}
+
+// Open opens or creates the cache file, checks the key and upgrades the
+// schema. A wrong key fails with ErrBadKey.
+func Open(opts Options) (*Store, error) {
+	seal, err := newSealer(opts.Key)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{
+		// Another process holding the file fails Open instead of hanging.
+		Timeout:      time.Second,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
+	}
+	s := &Store{
+		db:        db,
+		seal:      seal,
+		log:       log,
+		watchers:  make(map[int]func(Change)),
+		outboxSig: make(chan struct{}, 1),
+	}
+	if err := db.Update(s.initSchema); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return s, nil
+}
+
+// Close closes the cache file. Calls after Close fail.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// update runs fn in one write transaction and, after the commit, tells the
+// watchers what changed and signals the outbox if ops were queued.
+func (s *Store) update(fn func(w *wtx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var w *wtx
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if w, err = s.newWtx(tx); err != nil {
+			return err
+		}
+		if err := fn(w); err != nil {
+			return err
+		}
+		return w.flush()
+	})
+	if err != nil {
+		return err
+	}
+	if w.opsAdded {
+		select {
+		case s.outboxSig <- struct{}{}:
+		default:
+		}
+	}
+	s.notify(w.changes)
+	return nil
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	return s.db.View(fn)
+}
+
+// Watch calls fn after every committed change, in commit order, from the
+// committing goroutine; fn must not block or write to the store. The
+// returned stop function unregisters fn.
+func (s *Store) Watch(fn func(Change)) (stop func()) {
+	s.watchMu.Lock()
+	id := s.nextW
+	s.nextW++
+	s.watchers[id] = fn
+	s.watchMu.Unlock()
+	return func() {
+		s.watchMu.Lock()
+		delete(s.watchers, id)
+		s.watchMu.Unlock()
+	}
+}
+
+func (s *Store) notify(changes []Change) {
+	if len(changes) == 0 {
+		return
+	}
+	s.watchMu.Lock()
+	fns := make([]func(Change), 0, len(s.watchers))
+	for _, fn := range s.watchers {
+		fns = append(fns, fn)
+	}
+	s.watchMu.Unlock()
+	for _, c := range changes {
+		for _, fn := range fns {
+			fn(c)
+		}
+	}
+}
+
+// OutboxSignal returns a channel that receives a value (without blocking
+// the writer; capacity 1) whenever ops are queued.
+func (s *Store) OutboxSignal() <-chan struct{} { return s.outboxSig }
