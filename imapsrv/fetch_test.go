@@ -1,0 +1,113 @@
+package imapsrv
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSelect(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("a1 SELECT INBOX")
+	c.S("* 3 EXISTS", "* 0 RECENT", "* OK [UNSEEN 2] First unseen message")
+	c.Sx(`^\* OK \[UIDVALIDITY \d+\] UIDs valid$`)
+	c.S(`* OK [UIDNEXT 4] Predicted next UID`,
+		`* FLAGS (\Answered \Deleted \Draft \Flagged \Seen)`,
+		`* OK [PERMANENTFLAGS (\Seen \Answered \Flagged \Deleted \Draft \*)] Permanent flags`,
+		`a1 OK [READ-WRITE] SELECT completed`)
+
+	c.C("a2 EXAMINE Drafts")
+	c.S("* OK [CLOSED] Previous mailbox is now closed", "* 0 EXISTS", "* 0 RECENT")
+	c.Sx(`^\* OK \[UIDVALIDITY \d+\] UIDs valid$`)
+	c.S(`* OK [UIDNEXT 1] Predicted next UID`,
+		`* FLAGS (\Answered \Deleted \Draft \Flagged \Seen)`,
+		`* OK [PERMANENTFLAGS ()] Permanent flags`,
+		`a2 OK [READ-ONLY] EXAMINE completed`)
+	c.C("a3 UNSELECT")
+	c.OK("a3")
+	c.C("a4 FETCH 1 FLAGS")
+	c.BAD("a4")
+}
+
+func TestFetch(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("s SELECT INBOX")
+	c.OK("s")
+
+	c.C("a1 FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)")
+	has(t, c.OK("a1"),
+		`* 1 FETCH (UID 1 FLAGS (\Seen) INTERNALDATE "10-Mar-2024 12:00:00 +0000" RFC822.SIZE `+itoa(len(crlf(testMessage1)))+`)`,
+		`* 2 FETCH (UID 2 FLAGS () INTERNALDATE "10-Mar-2024 12:00:00 +0000" RFC822.SIZE `+itoa(len(crlf(testMessage2)))+`)`,
+		`* 3 FETCH (UID 3 FLAGS (\Flagged) INTERNALDATE "10-Mar-2024 12:00:00 +0000" RFC822.SIZE `+itoa(len(crlf(testMessage3)))+`)`,
+	)
+
+	c.C("a2 UID FETCH 3 ENVELOPE")
+	has(t, c.OK("a2"), `* 3 FETCH (UID 3 ENVELOPE ("Mon, 11 Mar 2024 09:15:00 -0500" "Invoice 42" (("Dave" NIL "dave" "example.com")) (("Dave" NIL "dave" "example.com")) (("Dave" NIL "dave" "example.com")) (("Alice" NIL "alice" "example.org")) NIL NIL "<m1@example.com>" "<m3@example.com>"))`)
+
+	c.C("a3 FETCH 2 (BODYSTRUCTURE BODY)")
+	lines := c.OK("a3")
+	if len(lines) != 1 ||
+		!strings.Contains(lines[0], `BODY (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" `) ||
+		!strings.Contains(lines[0], `BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" `) ||
+		!strings.Contains(lines[0], `("attachment" ("filename" "report.pdf"))`) ||
+		!strings.Contains(lines[0], `"mixed" ("boundary" "XYZ")`) {
+		t.Errorf("BODYSTRUCTURE: %q", lines)
+	}
+
+	c.C("a4 FETCH 1 BODY.PEEK[HEADER.FIELDS (Subject FROM)]")
+	has(t, c.OK("a4"), "* 1 FETCH (BODY[HEADER.FIELDS (\"Subject\" \"FROM\")] "+literal("From: Bob Example <bob@example.com>\r\nSubject: Lunch tomorrow\r\n\r\n")+")")
+
+	c.C("a5 FETCH 1 BODY.PEEK[HEADER.FIELDS.NOT (From To Cc Subject Date)]")
+	has(t, c.OK("a5"), "* 1 FETCH (BODY[HEADER.FIELDS.NOT (\"From\" \"To\" \"Cc\" \"Subject\" \"Date\")] "+literal("Message-ID: <m1@example.com>\r\n\r\n")+")")
+
+	c.C("a6 FETCH 1 (BODY.PEEK[TEXT] BODY.PEEK[TEXT]<6.4>)")
+	has(t, c.OK("a6"), "* 1 FETCH (BODY[TEXT] "+literal("Shall we meet at noon?\r\n")+" BODY[TEXT]<6> "+literal("we m")+")")
+
+	c.C("a7 FETCH 2 (BODY.PEEK[1] BODY.PEEK[2.MIME] BINARY.PEEK[1] BINARY.SIZE[1] BODY.PEEK[3])")
+	has(t, c.OK("a7"), "* 2 FETCH (BODY[1] "+literal("Sch=C3=B6ne Gr=C3=BC=C3=9Fe vom Rhein.")+
+		" BODY[2.MIME] "+literal("Content-Type: application/pdf; name=\"report.pdf\"\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")+
+		" BODY[3] {0}\r\n"+
+		" BINARY[1] ~"+literal("Schöne Grüße vom Rhein.")+
+		" BINARY.SIZE[1] "+itoa(len("Schöne Grüße vom Rhein."))+")")
+
+	c.C("a8 FETCH 1 (RFC822.HEADER RFC822.SIZE)")
+	lines = c.OK("a8")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "* 1 FETCH (RFC822.SIZE 211 RFC822.HEADER {") || strings.Contains(lines[0], "noon") {
+		t.Errorf("RFC822.HEADER: %q", lines)
+	}
+
+	// Peeking leaves \Seen alone; BODY[] and RFC822.TEXT set it.
+	c.C("a9 FETCH 2 FLAGS")
+	has(t, c.OK("a9"), `* 2 FETCH (FLAGS ())`)
+	c.C("a10 FETCH 2 BODY[]")
+	lines = c.OK("a10")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], `* 2 FETCH (FLAGS (\Seen) BODY[] {`) {
+		t.Errorf("FETCH BODY[]: %q", lines)
+	}
+	c.C("a11 FETCH 3 RFC822.TEXT")
+	has(t, c.OK("a11"), "* 3 FETCH (FLAGS (\\Seen \\Flagged) RFC822.TEXT "+literal("Please find the invoice attached. Total: 42 EUR.\r\n")+")")
+	c.C("a12 UID FETCH 1:* FLAGS")
+	has(t, c.OK("a12"), `* 2 FETCH (UID 2 FLAGS (\Seen))`, `* 3 FETCH (UID 3 FLAGS (\Seen \Flagged))`)
+
+	// The change went through the store.
+	entries, err := f.st.Entries(mustMailbox(t, f, "INBOX").ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasFlag(entries[1].Flags, `\Seen`) {
+		t.Errorf("store flags of 2: %q", entries[1].Flags)
+	}
+
+	c.C("a13 FETCH 1 RFC822")
+	lines = c.OK("a13")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "* 1 FETCH (RFC822 "+literal(crlf(testMessage1))) {
+		t.Errorf("RFC822: %q", lines)
+	}
+	c.C("a14 FETCH 1 FAST")
+	c.OK("a14")
+	c.C("a15 FETCH 9 FLAGS")
+	if lines := c.OK("a15"); len(lines) != 0 {
+		t.Errorf("FETCH of a missing message: %q", lines)
+	}
+}

@@ -1,0 +1,293 @@
+package imapsrv
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/mailbridge/mailbridge/store"
+)
+
+const delim = '/'
+
+var roleAttrs = map[store.Role]imap.MailboxAttr{
+	store.RoleDrafts:  imap.MailboxAttrDrafts,
+	store.RoleSent:    imap.MailboxAttrSent,
+	store.RoleArchive: imap.MailboxAttrArchive,
+	store.RoleSpam:    imap.MailboxAttrJunk,
+	store.RoleTrash:   imap.MailboxAttrTrash,
+	store.RoleAll:     imap.MailboxAttrAll,
+}
+
+// normName cleans a mailbox name from a client: INBOX in any case is
+// INBOX, and a trailing delimiter is dropped (RFC 3501 section 6.3.3).
+func normName(name string) (string, error) {
+	name = strings.TrimSuffix(name, string(delim))
+	if strings.EqualFold(name, "INBOX") {
+		return "INBOX", nil
+	}
+	if name == "" || strings.HasPrefix(name, string(delim)) || strings.Contains(name, "//") {
+		return "", &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Invalid mailbox name"}
+	}
+	return name, nil
+}
+
+func (s *session) store() *store.Store { return s.acct.store }
+
+func (s *session) Create(name string, options *imap.CreateOptions) error {
+	if len(options.SpecialUse) > 0 {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("USEATTR"), Text: "Special-use mailboxes cannot be created"}
+	}
+	name, err := normName(name)
+	if err != nil {
+		return err
+	}
+	if name == "INBOX" {
+		return storeError("create", store.ErrExists)
+	}
+	_, err = s.store().CreateMailbox(name)
+	return storeError("create mailbox", err)
+}
+
+func (s *session) Delete(name string) error {
+	name, err := normName(name)
+	if err != nil {
+		return err
+	}
+	return storeError("delete mailbox", s.store().DeleteMailbox(name))
+}
+
+func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
+	oldName, err := normName(oldName)
+	if err != nil {
+		return err
+	}
+	if newName, err = normName(newName); err != nil {
+		return err
+	}
+	return storeError("rename mailbox", s.store().RenameMailbox(oldName, newName))
+}
+
+func (s *session) Subscribe(name string) error {
+	name, err := normName(name)
+	if err != nil {
+		return err
+	}
+	return storeError("subscribe", s.store().SetSubscribed(name, true))
+}
+
+func (s *session) Unsubscribe(name string) error {
+	name, err := normName(name)
+	if err != nil {
+		return err
+	}
+	return storeError("unsubscribe", s.store().SetSubscribed(name, false))
+}
+
+// listEntry is a mailbox or a parent that exists only as a prefix.
+type listEntry struct {
+	name           string
+	mbox           *store.Mailbox // nil for a prefix-only parent
+	children       bool
+	subscribedKids bool
+}
+
+func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+	if len(patterns) == 0 {
+		// LIST "" "" asks for the hierarchy delimiter.
+		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim})
+	}
+	mboxes, err := s.store().Mailboxes()
+	if err != nil {
+		return storeError("list", err)
+	}
+	entries := listEntries(mboxes)
+
+	ref = canonInbox(ref)
+	for i := range patterns {
+		patterns[i] = canonInbox(patterns[i])
+	}
+	for _, e := range entries {
+		if !matchAny(e.name, ref, patterns) {
+			continue
+		}
+		data := s.listData(e, options)
+		if data == nil {
+			continue
+		}
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listEntries returns every mailbox and every missing parent, sorted.
+func listEntries(mboxes []store.Mailbox) []*listEntry {
+	byName := make(map[string]*listEntry, len(mboxes))
+	for i := range mboxes {
+		byName[mboxes[i].Name] = &listEntry{name: mboxes[i].Name, mbox: &mboxes[i]}
+	}
+	for i := range mboxes {
+		m := &mboxes[i]
+		for p := parentOf(m.Name); p != ""; p = parentOf(p) {
+			e := byName[p]
+			if e == nil {
+				e = &listEntry{name: p}
+				byName[p] = e
+			}
+			e.children = true
+			if m.Subscribed {
+				e.subscribedKids = true
+			}
+		}
+	}
+	l := make([]*listEntry, 0, len(byName))
+	for _, e := range byName {
+		l = append(l, e)
+	}
+	sort.Slice(l, func(i, j int) bool {
+		// INBOX first, like most servers; clients do not rely on it.
+		if (l[i].name == "INBOX") != (l[j].name == "INBOX") {
+			return l[i].name == "INBOX"
+		}
+		return l[i].name < l[j].name
+	})
+	return l
+}
+
+func parentOf(name string) string {
+	i := strings.LastIndexByte(name, delim)
+	if i <= 0 {
+		return ""
+	}
+	return name[:i]
+}
+
+// canonInbox makes a leading "inbox" of a pattern match INBOX, whose name
+// is case-insensitive.
+func canonInbox(p string) string {
+	if len(p) >= 5 && strings.EqualFold(p[:5], "INBOX") && (len(p) == 5 || p[5] == delim) {
+		return "INBOX" + p[5:]
+	}
+	return p
+}
+
+func matchAny(name, ref string, patterns []string) bool {
+	for _, p := range patterns {
+		if imapserver.MatchList(name, delim, ref, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// listData builds the LIST reply for e, or nil if the options exclude it.
+func (s *session) listData(e *listEntry, options *imap.ListOptions) *imap.ListData {
+	subscribed := e.mbox != nil && e.mbox.Subscribed
+	data := &imap.ListData{Mailbox: e.name, Delim: delim}
+	if e.mbox == nil {
+		data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
+	}
+	if options.SelectSubscribed && !subscribed {
+		switch {
+		case options.SelectRecursiveMatch && e.subscribedKids:
+			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
+		case !options.SelectRecursiveMatch && e.subscribedKids:
+			// LSUB shows an unsubscribed parent of a subscribed
+			// mailbox as \Noselect (RFC 3501 section 6.3.9).
+			if e.mbox != nil {
+				data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
+			}
+		default:
+			return nil
+		}
+	}
+	var role imap.MailboxAttr
+	if e.mbox != nil {
+		role = roleAttrs[e.mbox.Role]
+	}
+	if options.SelectSpecialUse && role == "" {
+		return nil
+	}
+	if e.children {
+		data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
+	} else {
+		data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
+	}
+	if subscribed && (options.SelectSubscribed || options.ReturnSubscribed) {
+		data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+	}
+	if role != "" {
+		data.Attrs = append(data.Attrs, role)
+	}
+	if options.ReturnStatus != nil && e.mbox != nil {
+		st, err := s.status(e.mbox, options.ReturnStatus)
+		if err == nil {
+			data.Status = st
+		} else {
+			s.srv.logger.Warn("imap list: status", "err", err)
+		}
+	}
+	return data
+}
+
+func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+	name, err := normName(name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.store().MailboxByName(name)
+	if err != nil {
+		return nil, storeError("status", err)
+	}
+	return s.status(&m, options)
+}
+
+func (s *session) status(m *store.Mailbox, options *imap.StatusOptions) (*imap.StatusData, error) {
+	data := &imap.StatusData{Mailbox: m.Name, UIDNext: imap.UID(m.UIDNext), UIDValidity: m.UIDValidity}
+	num := m.Messages
+	data.NumMessages = &num
+	if !options.NumUnseen && !options.NumDeleted && !options.Size && !options.NumRecent && !options.DeletedStorage {
+		return data, nil
+	}
+	entries, err := s.store().Entries(m.ID)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	var unseen, deleted, recent uint32
+	var size, deletedSize int64
+	a := s.acct
+	a.mu.Lock()
+	recentNext := a.recentNext[m.ID]
+	a.mu.Unlock()
+	for _, e := range entries {
+		size += e.Size
+		if !hasFlag(e.Flags, imap.FlagSeen) {
+			unseen++
+		}
+		if hasFlag(e.Flags, imap.FlagDeleted) {
+			deleted++
+			deletedSize += e.Size
+		}
+		if e.UID >= recentNext {
+			recent++
+		}
+	}
+	num = uint32(len(entries))
+	data.NumUnseen, data.NumDeleted, data.NumRecent = &unseen, &deleted, &recent
+	data.Size, data.DeletedStorage = &size, &deletedSize
+	return data, nil
+}
+
+func hasFlag(flags []string, f imap.Flag) bool {
+	for _, x := range flags {
+		if strings.EqualFold(x, string(f)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,134 @@
+package imapsrv
+
+import (
+	"testing"
+)
+
+func TestList(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+
+	c.C(`a1 LIST "" "*"`)
+	lines := c.OK("a1")
+	has(t, lines,
+		`* LIST (\HasNoChildren) "/" INBOX`,
+		`* LIST (\HasNoChildren \Drafts) "/" "Drafts"`,
+		`* LIST (\HasNoChildren \Sent) "/" "Sent"`,
+		`* LIST (\HasNoChildren \Archive) "/" "Archive"`,
+		`* LIST (\HasNoChildren \Junk) "/" "Spam"`,
+		`* LIST (\HasNoChildren \Trash) "/" "Trash"`,
+		`* LIST (\HasNoChildren \All) "/" "All Mail"`,
+		`* LIST (\HasChildren) "/" "Work"`,
+		`* LIST (\HasNoChildren) "/" "Work/2024"`,
+	)
+	if len(lines) != 9 {
+		t.Errorf("LIST returned %d mailboxes: %q", len(lines), lines)
+	}
+
+	c.C(`a2 LIST "" ""`)
+	has(t, c.OK("a2"), `* LIST (\Noselect) "/" ""`)
+
+	c.C(`a3 LIST "" "%"`)
+	hasNot(t, c.OK("a3"), "Work/2024")
+
+	c.C(`a4 LIST "" "inbox"`)
+	has(t, c.OK("a4"), `* LIST (\HasNoChildren) "/" INBOX`)
+
+	c.C(`a5 LIST (SPECIAL-USE) "" "*"`)
+	lines = c.OK("a5")
+	if len(lines) != 6 {
+		t.Errorf("LIST (SPECIAL-USE): %q", lines)
+	}
+	hasNot(t, lines, "INBOX")
+
+	c.C(`a6 LIST "" "Work*" RETURN (CHILDREN STATUS (MESSAGES UNSEEN))`)
+	has(t, c.OK("a6"), `* LIST (\HasChildren) "/" "Work"`, `* STATUS "Work" (MESSAGES 0 UNSEEN 0)`)
+
+	c.C(`a7 LIST "Work/" "%"`)
+	has(t, c.OK("a7"), `* LIST (\HasNoChildren) "/" "Work/2024"`)
+}
+
+func TestStatus(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("a1 STATUS INBOX (MESSAGES UIDNEXT UNSEEN SIZE RECENT)")
+	lines := c.OK("a1")
+	if len(lines) != 1 {
+		t.Fatalf("STATUS: %q", lines)
+	}
+	size := len(crlf(testMessage1)) + len(crlf(testMessage2)) + len(crlf(testMessage3))
+	want := "* STATUS INBOX (MESSAGES 3 UIDNEXT 4 UNSEEN 2 SIZE " + itoa(size) + " RECENT 0)"
+	if lines[0] != want {
+		t.Errorf("got  %q\nwant %q", lines[0], want)
+	}
+	c.C("a2 STATUS INBOX (UIDVALIDITY)")
+	c.Sx(`^\* STATUS INBOX \(UIDVALIDITY \d+\)$`)
+	c.OK("a2")
+	c.C("a3 STATUS Nope (MESSAGES)")
+	c.NO("a3")
+	c.checkCode(t, "NONEXISTENT")
+}
+
+func TestCreateRenameDelete(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+
+	// Köln in modified UTF-7 on the wire, UTF-8 in the store.
+	c.C(`a1 CREATE "Projekte/K&APY-ln/"`)
+	c.OK("a1")
+	if _, err := f.st.MailboxByName("Projekte/Köln"); err != nil {
+		t.Fatalf("created mailbox not in store: %v", err)
+	}
+	c.C(`a2 LIST "" "Projekte*"`)
+	has(t, c.OK("a2"), `* LIST (\HasNoChildren) "/" "Projekte/K&APY-ln"`)
+
+	c.C(`a3 CREATE "Projekte/K&APY-ln"`)
+	c.NO("a3")
+	c.checkCode(t, "ALREADYEXISTS")
+	c.C(`a4 CREATE inbox`)
+	c.NO("a4")
+	c.checkCode(t, "ALREADYEXISTS")
+	c.C(`a5 CREATE "All Mail/x" (USE (\Drafts))`)
+	c.NO("a5")
+
+	c.C(`a6 RENAME "Projekte/K&APY-ln" "Projekte/Bonn"`)
+	c.OK("a6")
+	c.C(`a7 LIST "" "Projekte/*"`)
+	has(t, c.OK("a7"), `* LIST (\HasNoChildren) "/" "Projekte/Bonn"`)
+	c.C(`a8 RENAME INBOX Old`)
+	c.NO("a8")
+
+	c.C(`a9 DELETE Projekte/Bonn`)
+	c.OK("a9")
+	c.C(`a10 DELETE INBOX`)
+	c.NO("a10")
+	c.C(`a11 DELETE Nope`)
+	c.NO("a11")
+	c.checkCode(t, "NONEXISTENT")
+	c.C(`a12 DELETE "All Mail"`)
+	c.NO("a12")
+	c.C(`a13 SELECT Nope`)
+	c.NO("a13")
+}
+
+func TestSubscriptions(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+
+	c.C("a1 UNSUBSCRIBE Work")
+	c.OK("a1")
+	c.C("a2 SUBSCRIBE Work/2024")
+	c.OK("a2")
+	c.C(`a3 LSUB "" "*"`)
+	lines := c.OK("a3")
+	has(t, lines, `* LSUB (\HasNoChildren \Subscribed) "/" "Work/2024"`)
+	// An unsubscribed parent of a subscribed mailbox shows as \Noselect.
+	c.C(`a4 LSUB "" "%"`)
+	has(t, c.OK("a4"), `* LSUB (\Noselect \HasChildren) "/" "Work"`)
+
+	c.C(`a5 LIST (SUBSCRIBED) "" "*"`)
+	lines = c.OK("a5")
+	has(t, lines, `* LIST (\HasNoChildren \Subscribed) "/" "Work/2024"`)
+	c.C(`a6 LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`)
+	has(t, c.OK("a6"), `* LIST (\HasChildren) "/" "Work" (CHILDINFO ("SUBSCRIBED"))`)
+}

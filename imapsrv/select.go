@@ -1,0 +1,175 @@
+package imapsrv
+
+import (
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailbridge/mailbridge/store"
+)
+
+func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	name, err := normName(name)
+	if err != nil {
+		return nil, err
+	}
+	st := s.store()
+	m, err := st.MailboxByName(name)
+	if err != nil {
+		return nil, storeError("select", err)
+	}
+	a := s.acct
+	v, err := a.acquireView(m.ID)
+	if err != nil {
+		return nil, storeError("select", err)
+	}
+	// Only for the obsolete [UNSEEN n]; a change racing with it makes
+	// that hint slightly stale, which RFC 3501 tolerates.
+	entries, err := st.Entries(m.ID)
+	if err != nil {
+		a.releaseView(v)
+		return nil, storeError("select", err)
+	}
+	seen := make(map[uint32]bool, len(entries))
+	for _, e := range entries {
+		seen[e.UID] = hasFlag(e.Flags, imap.FlagSeen)
+	}
+
+	sel := &selection{
+		sess:         s,
+		mbox:         m,
+		view:         v,
+		readOnly:     options.ReadOnly,
+		pendingFlags: make(map[uint32][]imap.Flag),
+	}
+	data := &imap.SelectData{UIDValidity: m.UIDValidity}
+
+	a.mu.Lock()
+	sel.tracker = v.tracker.NewSession()
+	v.selections[sel] = struct{}{}
+	sel.recent = a.claimRecentLocked(v, sel.readOnly)
+	data.NumMessages = uint32(len(v.uids))
+	data.NumRecent = uint32(len(sel.recent))
+	data.Flags = v.flagList()
+	data.UIDNext = imap.UID(max(m.UIDNext, v.uidNext, 1))
+	for i, uid := range v.uids {
+		if isSeen, ok := seen[uid]; ok && !isSeen {
+			data.FirstUnseenSeqNum = uint32(i) + 1
+			break
+		}
+	}
+	a.mu.Unlock()
+
+	if !sel.readOnly {
+		data.PermanentFlags = append(append([]imap.Flag{}, systemFlags...), imap.FlagWildcard)
+	}
+	sel.recentReported = len(sel.recent)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unselectLocked()
+	s.sel = sel
+	return data, nil
+}
+
+// msgRef is a message of the selected mailbox a command is about.
+type msgRef struct {
+	seq uint32 // as the client knows it
+	uid uint32
+}
+
+// resolve returns the messages of numSet the client can see, in order.
+// "*" is the last message the client knows of; "$" the saved SEARCH result.
+func (s *session) resolve(sel *selection, numSet imap.NumSet) []msgRef {
+	if imap.IsSearchRes(numSet) {
+		numSet = append(imap.UIDSet(nil), sel.searchRes...)
+	}
+	a := s.acct
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	v := sel.view
+
+	var maxSeq, maxUID uint32
+	for i := len(v.uids) - 1; i >= 0; i-- {
+		if seq := sel.tracker.EncodeSeqNum(uint32(i) + 1); seq != 0 {
+			maxSeq, maxUID = seq, v.uids[i]
+			break
+		}
+	}
+	switch set := numSet.(type) {
+	case imap.SeqSet:
+		set = append(imap.SeqSet(nil), set...)
+		for i := range set {
+			staticRange(&set[i].Start, &set[i].Stop, maxSeq)
+		}
+		numSet = set
+	case imap.UIDSet:
+		set = append(imap.UIDSet(nil), set...)
+		for i := range set {
+			staticRange((*uint32)(&set[i].Start), (*uint32)(&set[i].Stop), maxUID)
+		}
+		numSet = set
+	}
+
+	var refs []msgRef
+	for i, uid := range v.uids {
+		seq := sel.tracker.EncodeSeqNum(uint32(i) + 1)
+		if seq == 0 {
+			continue // the client has not been told about it yet
+		}
+		var ok bool
+		switch set := numSet.(type) {
+		case imap.SeqSet:
+			ok = set.Contains(seq)
+		case imap.UIDSet:
+			ok = set.Contains(imap.UID(uid))
+		}
+		if ok {
+			refs = append(refs, msgRef{seq: seq, uid: uid})
+		}
+	}
+	return refs
+}
+
+// staticRange replaces "*" (0) by max; a range is unordered (RFC 3501 9).
+func staticRange(start, stop *uint32, max uint32) {
+	if *start == 0 {
+		*start = max
+	}
+	if *stop == 0 {
+		*stop = max
+	}
+	if *start > *stop {
+		*start, *stop = *stop, *start
+	}
+}
+
+func uidsOf(refs []msgRef) []uint32 {
+	uids := make([]uint32, len(refs))
+	for i, r := range refs {
+		uids[i] = r.uid
+	}
+	return uids
+}
+
+// selected returns the selected mailbox; go-imap checks the state first,
+// so a nil here is a bug guarded against rather than expected.
+func (s *session) selected() (*selection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sel == nil {
+		return nil, errNoSelect
+	}
+	return s.sel, nil
+}
+
+// mailboxFor looks up the target of COPY, MOVE or APPEND.
+func (s *session) mailboxFor(op, name string) (store.Mailbox, error) {
+	name, err := normName(name)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	m, err := s.store().MailboxByName(name)
+	if err != nil {
+		return store.Mailbox{}, destError(op, err)
+	}
+	return m, nil
+}

@@ -1,0 +1,209 @@
+// Package imapsrv is mailbridge's IMAP server: go-imap v2 sessions that read
+// and write an account's local cache (package store) and never talk to the
+// upstream themselves. Writes go into the store's outbox in the same
+// transaction as the local change; the syncer pushes them upstream.
+//
+// Changes the store reports (new mail from the upstream, flag changes and
+// expunges, also those made by other sessions) reach selected sessions as
+// untagged EXISTS/FETCH/EXPUNGE replies through go-imap's MailboxTracker and
+// SessionTracker, one MailboxTracker per selected store mailbox per account.
+package imapsrv
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/mailbridge/mailbridge/store"
+)
+
+// DefaultAppendLimit is the largest message APPEND accepts when
+// Options.AppendLimit is zero.
+const DefaultAppendLimit = 64 << 20
+
+// Account is a logged-in mailbridge account as the IMAP server sees it.
+type Account interface {
+	// Store returns the account's local cache. Every Account of the same
+	// mail account must return the same *store.Store: sessions of one
+	// account share their mailbox trackers through it.
+	Store() *store.Store
+}
+
+// Authenticator checks the credentials a mail client presents.
+type Authenticator interface {
+	// Authenticate checks a client's username and the per-account client
+	// password (never the upstream one). Any error refuses the login; an
+	// *imap.Error is sent to the client as it is, anything else becomes
+	// NO [AUTHENTICATIONFAILED].
+	Authenticate(username, password string) (Account, error)
+}
+
+// Options configures a Server.
+type Options struct {
+	// Auth checks logins. Required.
+	Auth Authenticator
+	// TLSConfig serves STARTTLS on plain listeners and implicit TLS in
+	// ServeTLS. Without it, Serve cannot authenticate anybody.
+	TLSConfig *tls.Config
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+	// AppendLimit is the largest message APPEND accepts, in bytes
+	// (DefaultAppendLimit if zero).
+	AppendLimit uint32
+}
+
+// Server serves IMAP over the stores of the accounts that log in.
+// Its methods are safe for concurrent use.
+type Server struct {
+	opts   Options
+	logger *slog.Logger
+	imap   *imapserver.Server
+
+	mu       sync.Mutex
+	closed   bool
+	accounts map[*store.Store]*account
+	sessions sync.WaitGroup // sessions not yet closed
+}
+
+// New returns a server; it starts serving when Serve or ServeTLS is called.
+func New(opts Options) *Server {
+	if opts.AppendLimit == 0 {
+		opts.AppendLimit = DefaultAppendLimit
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		opts:     opts,
+		logger:   logger,
+		accounts: make(map[*store.Store]*account),
+	}
+	s.imap = imapserver.New(&imapserver.Options{
+		NewSession: s.newSession,
+		Caps:       capabilities(),
+		Logger:     imapLogger{logger},
+		TLSConfig:  opts.TLSConfig,
+		// Plain connections must STARTTLS before LOGIN/AUTHENTICATE;
+		// go-imap then advertises LOGINDISABLED and refuses both.
+		InsecureAuth: false,
+	})
+	return s
+}
+
+// capabilities lists what the sessions implement. go-imap adds SASL-IR,
+// LITERAL-, STARTTLS, AUTH=PLAIN/LOGINDISABLED, UNSELECT, ENABLE, IDLE,
+// UTF8=ACCEPT and APPENDLIMIT itself, depending on the connection state.
+func capabilities() imap.CapSet {
+	return imap.CapSet{
+		imap.CapIMAP4rev1:      {},
+		imap.CapIMAP4rev2:      {},
+		imap.CapLiteralPlus:    {}, // else every APPEND waits a round trip for "+"
+		imap.CapNamespace:      {},
+		imap.CapUIDPlus:        {},
+		imap.CapESearch:        {},
+		imap.CapSearchRes:      {},
+		imap.CapListExtended:   {},
+		imap.CapListStatus:     {},
+		imap.CapMove:           {},
+		imap.CapStatusSize:     {},
+		imap.CapBinary:         {},
+		imap.CapChildren:       {},
+		imap.CapSpecialUse:     {},
+		imap.CapUnauthenticate: {},
+	}
+}
+
+// Serve accepts connections on a plain listener; clients must use STARTTLS
+// before they can log in. It returns nil once Close stops it.
+func (s *Server) Serve(l net.Listener) error {
+	if err := s.imap.Serve(l); err != nil {
+		return fmt.Errorf("imapsrv: %w", err)
+	}
+	return nil
+}
+
+// ServeTLS accepts connections on l and speaks implicit TLS on them with
+// Options.TLSConfig. It returns nil once Close stops it.
+func (s *Server) ServeTLS(l net.Listener) error {
+	if s.opts.TLSConfig == nil {
+		return errors.New("imapsrv: ServeTLS needs Options.TLSConfig")
+	}
+	return s.Serve(tls.NewListener(l, s.opts.TLSConfig))
+}
+
+// Close stops every listener, closes every connection and returns once all
+// sessions have ended.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+
+	err := s.imap.Close()
+	s.sessions.Wait()
+	if err != nil {
+		return fmt.Errorf("imapsrv: close: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) newSession(conn *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		// go-imap may hand us a connection it accepted just before Close.
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
+	}
+	s.sessions.Add(1)
+	return newSession(s, conn), nil, nil
+}
+
+// acquireAccount returns the shared state of the account owning st,
+// creating it for the account's first session.
+func (s *Server) acquireAccount(st *store.Store) (*account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[st]; a != nil {
+		a.refs++
+		return a, nil
+	}
+	a, err := newAccount(st, s.logger)
+	if err != nil {
+		return nil, err
+	}
+	a.refs = 1
+	s.accounts[st] = a
+	return a, nil
+}
+
+// releaseAccount drops a session's reference; the last one stops watching
+// the store.
+func (s *Server) releaseAccount(a *account) {
+	s.mu.Lock()
+	a.refs--
+	last := a.refs == 0
+	if last {
+		delete(s.accounts, a.store)
+	}
+	s.mu.Unlock()
+	if last {
+		a.close()
+	}
+}
+
+// imapLogger adapts slog to go-imap's Printf logger.
+type imapLogger struct{ l *slog.Logger }
+
+func (l imapLogger) Printf(format string, args ...any) {
+	l.l.Warn("imap: " + fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,212 @@
+package imapsrv
+
+import (
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/mailbridge/mailbridge/store"
+)
+
+var _ imapserver.SessionIMAP4rev2 = (*session)(nil)
+var _ imapserver.SessionUnauthenticate = (*session)(nil)
+var _ imapserver.SessionAppendLimit = (*session)(nil)
+
+// session is one IMAP connection. go-imap calls its methods from the
+// connection's goroutine, except Idle, which runs in a goroutine of its own
+// while the connection waits for DONE; mu keeps the two apart.
+type session struct {
+	srv  *Server
+	conn *imapserver.Conn
+
+	// notify wakes Idle when the store changes the selected mailbox.
+	notify chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+	acct   *account   // nil before login
+	sel    *selection // nil unless a mailbox is selected
+}
+
+// selection is a session's selected mailbox.
+type selection struct {
+	sess     *session
+	mbox     store.Mailbox // as it was when selected
+	view     *mailboxView
+	tracker  *imapserver.SessionTracker
+	readOnly bool
+
+	// Guarded by account.mu.
+	recent       map[uint32]struct{}    // UIDs that are \Recent for this session
+	pendingFlags map[uint32][]imap.Flag // flag updates of \Recent messages
+
+	// Used by the connection's goroutine only.
+	recentReported int         // last RECENT count sent
+	searchRes      imap.UIDSet // SEARCH RETURN (SAVE) result, "$"
+}
+
+func newSession(srv *Server, conn *imapserver.Conn) *session {
+	return &session{srv: srv, conn: conn, notify: make(chan struct{}, 1)}
+}
+
+// wake tells an idling session to poll; it never blocks.
+func (s *session) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (s *session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.logoutLocked()
+	s.srv.sessions.Done()
+	return nil
+}
+
+func (s *session) logoutLocked() {
+	s.unselectLocked()
+	if s.acct != nil {
+		s.srv.releaseAccount(s.acct)
+		s.acct = nil
+	}
+}
+
+func (s *session) Login(username, password string) error {
+	acct, err := s.srv.opts.Auth.Authenticate(username, password)
+	if err != nil {
+		s.srv.logger.Info("imap login refused", "user", username, "err", err)
+		var imapErr *imap.Error
+		if errors.As(err, &imapErr) {
+			return imapErr
+		}
+		return imapserver.ErrAuthFailed
+	}
+	a, err := s.srv.acquireAccount(acct.Store())
+	if err != nil {
+		s.srv.logger.Error("imap login: open account", "user", username, "err", err)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Account unavailable, try again later"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acct = a
+	return nil
+}
+
+func (s *session) Unauthenticate() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logoutLocked()
+	return nil
+}
+
+func (s *session) AppendLimit() uint32 { return s.srv.opts.AppendLimit }
+
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{
+		Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: delim}},
+	}, nil
+}
+
+func (s *session) Unselect() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unselectLocked()
+	return nil
+}
+
+func (s *session) unselectLocked() {
+	sel := s.sel
+	if sel == nil {
+		return
+	}
+	s.sel = nil
+	a := s.acct
+	a.mu.Lock()
+	delete(sel.view.selections, sel)
+	a.mu.Unlock()
+	sel.tracker.Close()
+	a.releaseView(sel.view)
+}
+
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pollLocked(w, allowExpunge)
+}
+
+func (s *session) pollLocked(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	sel := s.sel
+	if sel == nil || s.closed {
+		return nil
+	}
+	if err := sel.tracker.Poll(w, allowExpunge); err != nil {
+		return err
+	}
+
+	type update struct {
+		seq, uid uint32
+		flags    []imap.Flag
+	}
+	var updates []update
+	a := s.acct
+	a.mu.Lock()
+	for uid, flags := range sel.pendingFlags {
+		i, ok := sel.view.index(uid)
+		if !ok {
+			delete(sel.pendingFlags, uid)
+			continue
+		}
+		seq := sel.tracker.EncodeSeqNum(uint32(i) + 1)
+		if seq == 0 {
+			continue // not announced yet: keep it for a later poll
+		}
+		updates = append(updates, update{seq, uid, flags})
+		delete(sel.pendingFlags, uid)
+	}
+	recent := len(sel.recent)
+	a.mu.Unlock()
+
+	slices.SortFunc(updates, func(x, y update) int { return int(x.seq) - int(y.seq) })
+	for _, u := range updates {
+		if err := w.WriteMessageFlags(u.seq, imap.UID(u.uid), u.flags); err != nil {
+			return err
+		}
+	}
+	if recent != sel.recentReported {
+		sel.recentReported = recent
+		if err := w.WriteNumRecent(uint32(recent)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	// Drop a stale wake-up: everything before IDLE was already polled.
+	select {
+	case <-s.notify:
+	default:
+	}
+	if err := s.Poll(w, true); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-s.notify:
+			if err := s.Poll(w, true); err != nil {
+				return err
+			}
+		}
+	}
+}

@@ -1,0 +1,96 @@
+"""Drives mailbridge's IMAP server with Python's imaplib, an independent client.
+
+Run by TestPythonImaplib; configuration comes from the environment.
+Exits non-zero with a message on the first mismatch.
+"""
+import imaplib
+import os
+import ssl
+import sys
+
+HOST = "127.0.0.1"
+PLAIN_PORT = int(os.environ["IMAP_PORT"])
+TLS_PORT = int(os.environ["IMAPS_PORT"])
+USER = os.environ["IMAP_USER"]
+PASSWORD = os.environ["IMAP_PASS"]
+ctx = ssl.create_default_context(cafile=os.environ["IMAP_CA"])
+
+
+def check(cond, what):
+    if not cond:
+        print("FAIL:", what, file=sys.stderr)
+        sys.exit(1)
+
+
+def ok(result, what):
+    typ, data = result
+    check(typ == "OK", "%s: %s %r" % (what, typ, data))
+    return data
+
+
+# STARTTLS on the plain port; LOGIN is refused before it.
+m = imaplib.IMAP4(HOST, PLAIN_PORT)
+check("LOGINDISABLED" in m.capabilities, "LOGINDISABLED before STARTTLS: %r" % (m.capabilities,))
+try:
+    m.login(USER, PASSWORD)
+    check(False, "LOGIN accepted before STARTTLS")
+except imaplib.IMAP4.error:
+    pass
+ok(m.starttls(ssl_context=ctx), "STARTTLS")
+try:
+    m.login(USER, "wrong")
+    check(False, "wrong password accepted")
+except imaplib.IMAP4.error as e:
+    check("AUTHENTICATIONFAILED" in str(e), "wrong password error: %s" % e)
+ok(m.login(USER, PASSWORD), "LOGIN after STARTTLS")
+check(m.logout()[0] == "BYE", "LOGOUT")
+
+# Implicit TLS.
+m = imaplib.IMAP4_SSL(HOST, TLS_PORT, ssl_context=ctx)
+ok(m.login(USER, PASSWORD), "LOGIN")
+caps = ok(m.capability(), "CAPABILITY")[0].decode().split()
+for cap in ("IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "LITERAL+"):
+    check(cap in caps, "capability %s: %r" % (cap, caps))
+
+boxes = ok(m.list(), "LIST")
+names = [b.decode() for b in boxes]
+check(any(n.endswith(' "/" INBOX') for n in names), "INBOX in LIST: %r" % names)
+check(any("\\Trash" in n and '"Trash"' in n for n in names), "\\Trash in LIST: %r" % names)
+check(any("\\All" in n and '"All Mail"' in n for n in names), "All Mail in LIST: %r" % names)
+
+data = ok(m.status("INBOX", "(MESSAGES UNSEEN)"), "STATUS")
+check(b"MESSAGES 3" in data[0] and b"UNSEEN 2" in data[0], "STATUS: %r" % data)
+
+data = ok(m.select("INBOX"), "SELECT")
+check(data == [b"3"], "SELECT count: %r" % data)
+
+data = ok(m.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])"), "FETCH header")
+check(b"Subject: Lunch tomorrow" in data[0][1], "FETCH header: %r" % data)
+data = ok(m.uid("FETCH", "2", "(BODY.PEEK[])"), "UID FETCH body")
+check(data[0][1].startswith(b"From: =?utf-8?q?J=C3=BCrgen"), "UID FETCH body: %r" % data)
+
+data = ok(m.search(None, "UNSEEN"), "SEARCH UNSEEN")
+check(data == [b"2 3"], "SEARCH UNSEEN: %r" % data)
+data = ok(m.search(None, "FROM", '"bob"'), "SEARCH FROM")
+check(data == [b"1"], "SEARCH FROM: %r" % data)
+m.literal = "Grüße".encode()
+data = ok(m.search("UTF-8", "SUBJECT"), "SEARCH SUBJECT utf-8")
+check(data == [b"2"], "SEARCH SUBJECT utf-8: %r" % data)
+
+data = ok(m.store("2", "+FLAGS", "(\\Flagged)"), "STORE")
+check(any(b"\\Flagged" in d for d in data if d), "STORE reply: %r" % data)
+data = ok(m.search(None, "FLAGGED"), "SEARCH FLAGGED")
+check(data == [b"2 3"], "SEARCH FLAGGED: %r" % data)
+
+typ, data = m.uid("COPY", "1", "Archive")
+check(typ == "OK", "UID COPY: %s %r" % (typ, data))
+typ, data = m.append("INBOX", "(\\Seen)", None, b"From: py@example.com\r\nSubject: from python\r\n\r\nhi\r\n")
+check(typ == "OK" and b"APPENDUID" in data[0], "APPEND: %s %r" % (typ, data))
+
+ok(m.store("1", "+FLAGS", "(\\Deleted)"), "STORE \\Deleted")
+ok(m.expunge(), "EXPUNGE")
+data = ok(m.search(None, "ALL"), "SEARCH ALL")
+check(data == [b"1 2 3"], "SEARCH ALL after EXPUNGE: %r" % data)
+ok(m.close(), "CLOSE")
+check(m.logout()[0] == "BYE", "LOGOUT")
+print("ok")

@@ -1,0 +1,263 @@
+package imapsrv
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+)
+
+// The commands that change the selected mailbox or add to one. None of
+// them writes EXISTS/EXPUNGE/FETCH for its own changes where the store's
+// change stream does: the change reaches every session's tracker, this one
+// included, and go-imap polls it before the tagged OK.
+
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+	sel, err := s.selected()
+	if err != nil {
+		return err
+	}
+	if sel.readOnly {
+		return errReadOnly
+	}
+	refs := s.resolve(sel, numSet)
+	if len(refs) == 0 {
+		return nil
+	}
+	want := storableFlags(flags.Flags)
+	uids := uidsOf(refs)
+	st := s.store()
+
+	var before map[uint32][]string
+	if !flags.Silent {
+		// Messages whose flags do not change produce no store change,
+		// but STORE still answers with their flags.
+		entries, err := st.Entries(sel.mbox.ID)
+		if err != nil {
+			return storeError("store", err)
+		}
+		before = make(map[uint32][]string, len(refs))
+		for _, e := range entries {
+			before[e.UID] = e.Flags
+		}
+	} else {
+		s.expect(sel, uids)
+		defer s.unexpect(sel, uids)
+	}
+
+	if _, err := st.SetFlags(sel.mbox.ID, uids, flags.Op, want); err != nil {
+		return storeError("store", err)
+	}
+	if flags.Silent {
+		return nil
+	}
+	for _, r := range refs {
+		old, ok := before[r.uid]
+		if !ok || !sameFlags(old, applyFlags(old, flags.Op, want)) {
+			continue // the tracker reports it
+		}
+		if err := s.writeFlags(w, sel, r, old); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFlags writes "* n FETCH (UID u FLAGS (...))" with this session's
+// \Recent.
+func (s *session) writeFlags(w *imapserver.FetchWriter, sel *selection, r msgRef, flags []string) error {
+	mw := w.CreateMessage(r.seq)
+	mw.WriteUID(imap.UID(r.uid))
+	mw.WriteFlags(s.sessionFlags(sel, r.uid, flags))
+	return mw.Close()
+}
+
+// sessionFlags adds \Recent to a message's stored flags where it applies.
+func (s *session) sessionFlags(sel *selection, uid uint32, flags []string) []imap.Flag {
+	l := toIMAPFlags(flags)
+	s.acct.mu.Lock()
+	_, recent := sel.recent[uid]
+	s.acct.mu.Unlock()
+	if recent {
+		l = append(l, flagRecent)
+	}
+	return l
+}
+
+// expect marks flag changes to uids as this session's own: the store's
+// change stream then does not echo them back to it.
+func (s *session) expect(sel *selection, uids []uint32) {
+	s.acct.mu.Lock()
+	defer s.acct.mu.Unlock()
+	for _, uid := range uids {
+		sel.view.expect[uid] = sel
+	}
+}
+
+func (s *session) unexpect(sel *selection, uids []uint32) {
+	s.acct.mu.Lock()
+	defer s.acct.mu.Unlock()
+	for _, uid := range uids {
+		if sel.view.expect[uid] == sel {
+			delete(sel.view.expect, uid)
+		}
+	}
+}
+
+// storableFlags drops \Recent, which clients cannot set (RFC 3501 2.3.2).
+func storableFlags(flags []imap.Flag) []string {
+	l := make([]string, 0, len(flags))
+	for _, f := range flags {
+		if strings.EqualFold(string(f), string(flagRecent)) {
+			continue
+		}
+		l = append(l, string(f))
+	}
+	return l
+}
+
+func applyFlags(old []string, op imap.StoreFlagsOp, flags []string) []string {
+	switch op {
+	case imap.StoreFlagsSet:
+		return flags
+	case imap.StoreFlagsAdd:
+		return append(append([]string{}, old...), flags...)
+	default:
+		var l []string
+		for _, f := range old {
+			if !hasFlag(flags, imap.Flag(f)) {
+				l = append(l, f)
+			}
+		}
+		return l
+	}
+}
+
+func sameFlags(a, b []string) bool {
+	for _, f := range a {
+		if !hasFlag(b, imap.Flag(f)) {
+			return false
+		}
+	}
+	for _, f := range b {
+		if !hasFlag(a, imap.Flag(f)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	sel, err := s.selected()
+	if err != nil {
+		return err
+	}
+	if sel.readOnly {
+		if *w == (imapserver.ExpungeWriter{}) {
+			return nil // CLOSE of an EXAMINEd mailbox expunges nothing
+		}
+		return errReadOnly
+	}
+	var list []uint32
+	if uids != nil {
+		list = uidsOf(s.resolve(sel, *uids))
+		if len(list) == 0 {
+			return nil
+		}
+	}
+	_, err = s.store().Expunge(sel.mbox.ID, list)
+	return storeError("expunge", err)
+}
+
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	sel, err := s.selected()
+	if err != nil {
+		return nil, err
+	}
+	dst, err := s.mailboxFor("copy", dest)
+	if err != nil {
+		return nil, err
+	}
+	if dst.ID == sel.mbox.ID {
+		return nil, errSameBox
+	}
+	refs := s.resolve(sel, numSet)
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	src, dstUIDs, err := s.store().Copy(sel.mbox.ID, uidsOf(refs), dst.ID)
+	if err != nil {
+		return nil, destError("copy", err)
+	}
+	return copyData(dst.UIDValidity, src, dstUIDs), nil
+}
+
+func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	sel, err := s.selected()
+	if err != nil {
+		return err
+	}
+	if sel.readOnly {
+		return errReadOnly
+	}
+	dst, err := s.mailboxFor("move", dest)
+	if err != nil {
+		return err
+	}
+	if dst.ID == sel.mbox.ID {
+		return errSameBox
+	}
+	refs := s.resolve(sel, numSet)
+	if len(refs) == 0 {
+		return nil
+	}
+	src, dstUIDs, err := s.store().Move(sel.mbox.ID, uidsOf(refs), dst.ID)
+	if err != nil {
+		return destError("move", err)
+	}
+	// The EXPUNGEs follow from the tracker when go-imap polls.
+	return w.WriteCopyData(copyData(dst.UIDValidity, src, dstUIDs))
+}
+
+func copyData(validity uint32, src, dst []uint32) *imap.CopyData {
+	data := &imap.CopyData{UIDValidity: validity}
+	for _, uid := range src {
+		data.SourceUIDs.AddNum(imap.UID(uid))
+	}
+	for _, uid := range dst {
+		data.DestUIDs.AddNum(imap.UID(uid))
+	}
+	return data
+}
+
+func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	m, err := s.mailboxFor("append", mailbox)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	sel := s.sel
+	s.mu.Unlock()
+	if sel != nil && sel.readOnly && sel.mbox.ID == m.ID {
+		return nil, errReadOnly
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("append: read literal: %w", err)
+	}
+	if len(raw) == 0 {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Empty message"}
+	}
+	date := options.Time
+	if date.IsZero() {
+		date = time.Now()
+	}
+	uid, validity, err := s.store().Append(m.ID, raw, storableFlags(options.Flags), date)
+	if err != nil {
+		return nil, destError("append", err)
+	}
+	return &imap.AppendData{UID: imap.UID(uid), UIDValidity: validity}, nil
+}

@@ -1,0 +1,263 @@
+package imapsrv
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mailbridge/mailbridge/store"
+)
+
+func mustMailbox(t *testing.T, f *fixture, name string) store.Mailbox {
+	t.Helper()
+	m, err := f.st.MailboxByName(name)
+	if err != nil {
+		t.Fatalf("MailboxByName(%q): %v", name, err)
+	}
+	return m
+}
+
+func TestStore(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("s SELECT INBOX")
+	c.OK("s")
+
+	c.C(`a1 STORE 2 +FLAGS (\Answered)`)
+	has(t, c.OK("a1"), `* 2 FETCH (UID 2 FLAGS (\Answered))`)
+	// A new keyword first announces itself in FLAGS.
+	c.C(`a2 UID STORE 2 +FLAGS ($Work)`)
+	lines := c.OK("a2")
+	if len(lines) != 2 || lines[0] != `* FLAGS ($Work \Answered \Deleted \Draft \Flagged \Seen)` || lines[1] != `* 2 FETCH (UID 2 FLAGS (\Answered $Work))` {
+		t.Errorf("STORE of a new keyword: %q", lines)
+	}
+	c.C(`a3 STORE 1:2 -FLAGS (\Answered \Seen)`)
+	has(t, c.OK("a3"), `* 1 FETCH (UID 1 FLAGS ())`, `* 2 FETCH (UID 2 FLAGS ($Work))`)
+	c.C(`a4 STORE 1 FLAGS (\Flagged \Draft)`)
+	has(t, c.OK("a4"), `* 1 FETCH (UID 1 FLAGS (\Flagged \Draft))`)
+	// Unchanged flags are still reported.
+	c.C(`a5 STORE 1 +FLAGS (\Flagged)`)
+	has(t, c.OK("a5"), `* 1 FETCH (UID 1 FLAGS (\Flagged \Draft))`)
+	c.C(`a6 STORE 1:3 +FLAGS.SILENT (\Seen)`)
+	if lines := c.OK("a6"); len(lines) != 0 {
+		t.Errorf("STORE .SILENT answered %q", lines)
+	}
+	c.C(`a7 FETCH 1:3 FLAGS`)
+	has(t, c.OK("a7"), `* 1 FETCH (FLAGS (\Seen \Flagged \Draft))`, `* 2 FETCH (FLAGS (\Seen $Work))`, `* 3 FETCH (FLAGS (\Seen \Flagged))`)
+	c.C(`a8 STORE 1 +FLAGS (\Recent)`)
+	c.OK("a8")
+	c.C(`a9 STORE 1 BOGUS (\Seen)`)
+	c.BAD("a9")
+}
+
+func TestSearch(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("s SELECT INBOX")
+	c.OK("s")
+
+	search := func(cmd, want string) {
+		t.Helper()
+		c.C("q " + cmd)
+		lines := c.OK("q")
+		if len(lines) != 1 || lines[0] != want {
+			t.Errorf("%s: got %q, want %q", cmd, lines, want)
+		}
+	}
+	search("SEARCH ALL", "* SEARCH 1 2 3")
+	search("SEARCH SEEN", "* SEARCH 1")
+	search("SEARCH UNSEEN", "* SEARCH 2 3")
+	search("SEARCH FLAGGED UNSEEN", "* SEARCH 3")
+	search("SEARCH OR SEEN FLAGGED", "* SEARCH 1 3")
+	search("SEARCH NOT SEEN NOT FLAGGED", "* SEARCH 2")
+	search("SEARCH FROM BOB", "* SEARCH 1")
+	search("SEARCH FROM example.com", "* SEARCH 1 3")
+	search("SEARCH TO alice CC carol", "* SEARCH 1")
+	search("SEARCH BCC anybody", "* SEARCH")
+	search("SEARCH SUBJECT invoice", "* SEARCH 3")
+	search("SEARCH CHARSET UTF-8 SUBJECT "+literalPlus("grüße"), "* SEARCH 2")
+	search("SEARCH FROM "+literalPlus("MÜLLER"), "* SEARCH 2")
+	search("SEARCH BODY rhein", "* SEARCH 2")
+	search("SEARCH BODY "+literalPlus("schöne"), "* SEARCH 2")
+	search("SEARCH TEXT m1@example.com", "* SEARCH 1 3")
+	search("SEARCH TEXT noon", "* SEARCH 1")
+	search(`SEARCH HEADER In-Reply-To ""`, "* SEARCH 3")
+	search("SEARCH HEADER Message-ID m2", "* SEARCH 2")
+	search("SEARCH SENTBEFORE 10-Mar-2024", "* SEARCH 1")
+	search("SEARCH SENTON 10-Mar-2024", "* SEARCH 2")
+	search("SEARCH SENTSINCE 11-Mar-2024", "* SEARCH 3")
+	search("SEARCH ON 10-Mar-2024", "* SEARCH 1 2 3")
+	search("SEARCH BEFORE 10-Mar-2024", "* SEARCH")
+	search("SEARCH SINCE 11-Mar-2024", "* SEARCH")
+	search("SEARCH LARGER 400", "* SEARCH 2")
+	search("SEARCH SMALLER 400", "* SEARCH 1 3")
+	search("SEARCH 2:*", "* SEARCH 2 3")
+	search("SEARCH UID 3", "* SEARCH 3")
+	search("UID SEARCH UNSEEN", "* SEARCH 2 3")
+	search("SEARCH (SEEN) (FROM bob)", "* SEARCH 1")
+	search("SEARCH NEW", "* SEARCH")
+	search("SEARCH OLD", "* SEARCH 1 2 3")
+	search("SEARCH RETURN (MIN MAX COUNT) UNSEEN", "* ESEARCH (TAG \"q\") MIN 2 MAX 3 COUNT 2")
+	search("UID SEARCH RETURN () ALL", "* ESEARCH (TAG \"q\") UID ALL 1:3")
+
+	// SEARCHRES: "$" is the saved result.
+	c.C("r1 SEARCH RETURN (SAVE) FLAGGED")
+	c.OK("r1")
+	c.C("r2 FETCH $ UID")
+	has(t, c.OK("r2"), "* 3 FETCH (UID 3)")
+
+	c.C("r3 SEARCH KEYWORD $Work")
+	has(t, c.OK("r3"), "* SEARCH")
+	// go-imap answers some parse errors (sequence sets) with NO [SERVERBUG].
+	c.C("r4 SEARCH FOO")
+	c.notOK("r4")
+	c.C("r5 SEARCH CHARSET KOI8-R ALL")
+	c.NO("r5")
+	c.checkCode(t, "BADCHARSET")
+}
+
+func TestCopyMoveExpunge(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("s SELECT INBOX")
+	c.OK("s")
+	inbox, archive, work := mustMailbox(t, f, "INBOX"), mustMailbox(t, f, "Archive"), mustMailbox(t, f, "Work")
+
+	c.C("a1 COPY 1:2 Archive")
+	c.OK("a1")
+	if want := "a1 OK [COPYUID " + itoa(int(archive.UIDValidity)) + " 1:2 1:2] COPY completed"; c.lastTagged != want {
+		t.Errorf("got  %q\nwant %q", c.lastTagged, want)
+	}
+	c.C("a2 COPY 1 Nope")
+	c.NO("a2")
+	c.checkCode(t, "TRYCREATE")
+	c.C(`a3 COPY 1 "All Mail"`)
+	c.NO("a3")
+	c.C("a4 COPY 1 INBOX")
+	c.NO("a4")
+
+	c.C("a5 UID MOVE 3 Work")
+	lines := c.OK("a5")
+	has(t, lines, "* OK [COPYUID "+itoa(int(work.UIDValidity))+" 3 1] COPY completed", "* 3 EXPUNGE")
+
+	c.C(`a6 STORE 1 +FLAGS.SILENT (\Deleted)`)
+	c.OK("a6")
+	c.C("a7 UID EXPUNGE 2")
+	if lines := c.OK("a7"); len(lines) != 0 {
+		t.Errorf("UID EXPUNGE of an undeleted message: %q", lines)
+	}
+	c.C("a8 EXPUNGE")
+	has(t, c.OK("a8"), "* 1 EXPUNGE")
+	c.C("a9 FETCH 1:* UID")
+	has(t, c.OK("a9"), "* 1 FETCH (UID 2)")
+
+	st := mustMailbox(t, f, "INBOX")
+	if st.Messages != 1 {
+		t.Errorf("INBOX holds %d messages in the store", st.Messages)
+	}
+	ops, err := f.st.OutboxLen()
+	if err != nil || ops == 0 {
+		t.Errorf("outbox: %d ops, %v", ops, err)
+	}
+	_ = inbox
+}
+
+func TestAppend(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("s SELECT INBOX")
+	c.OK("s")
+	inbox := mustMailbox(t, f, "INBOX")
+	msg := crlf("From: a@example.com\nSubject: appended\n\nhello\n")
+
+	c.write("a1 APPEND INBOX (\\Seen $Later) \"14-Mar-2024 10:00:00 +0100\" {" + itoa(len(msg)) + "}\r\n")
+	c.S("+ Ready for literal data")
+	c.write(msg + "\r\n")
+	lines := c.OK("a1")
+	has(t, lines, "* 4 EXISTS")
+	if want := "a1 OK [APPENDUID " + itoa(int(inbox.UIDValidity)) + " 4] APPEND completed"; c.lastTagged != want {
+		t.Errorf("got  %q\nwant %q", c.lastTagged, want)
+	}
+	// LITERAL+: no round trip.
+	c.write("a2 APPEND Work {" + itoa(len(msg)) + "+}\r\n" + msg + "\r\n")
+	c.OK("a2")
+	c.checkCode(t, "APPENDUID")
+
+	c.C("a3 FETCH 4 (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+	has(t, c.OK("a3"), `* 4 FETCH (FLAGS (\Seen $Later \Recent) INTERNALDATE "14-Mar-2024 09:00:00 +0000" BODY[HEADER.FIELDS ("SUBJECT")] `+literal("Subject: appended\r\n\r\n")+")")
+
+	c.write(`a4 APPEND "All Mail" {` + itoa(len(msg)) + "+}\r\n" + msg + "\r\n")
+	c.NO("a4")
+	c.checkCode(t, "CANNOT")
+	c.write("a5 APPEND Nope {" + itoa(len(msg)) + "+}\r\n" + msg + "\r\n")
+	c.NO("a5")
+	c.checkCode(t, "TRYCREATE")
+	c.C("a6 NOOP")
+	c.OK("a6")
+}
+
+func TestExamineIsReadOnly(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("s EXAMINE INBOX")
+	c.OK("s")
+
+	c.C(`a1 STORE 1 +FLAGS (\Deleted)`)
+	c.NO("a1")
+	c.C("a2 EXPUNGE")
+	c.NO("a2")
+	c.C("a3 MOVE 1 Archive")
+	c.NO("a3")
+	msg := crlf("Subject: x\n\ny\n")
+	c.write("a4 APPEND INBOX {" + itoa(len(msg)) + "+}\r\n" + msg + "\r\n")
+	c.NO("a4")
+	// Reading the body of an EXAMINEd message does not set \Seen.
+	c.C("a5 FETCH 2 BODY[TEXT]")
+	lines := c.OK("a5")
+	if len(lines) != 1 || strings.Contains(lines[0], "FLAGS") {
+		t.Errorf("FETCH in EXAMINE: %q", lines)
+	}
+	c.C("a6 COPY 2 Archive")
+	c.OK("a6")
+	c.C("a7 CLOSE")
+	c.OK("a7")
+	c.C("a8 STATUS INBOX (MESSAGES UNSEEN)")
+	has(t, c.OK("a8"), "* STATUS INBOX (MESSAGES 3 UNSEEN 2)")
+}
+
+func TestMalformedCommands(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	for _, cmd := range []string{
+		"b1 FROBNICATE",
+		"b2 FETCH",
+		"b3 SELECT",
+		"b5 FETCH 1 FLAGS", // nothing selected
+		"b6 LIST",
+		`b7 STATUS INBOX (BOGUS)`,
+	} {
+		c.C(cmd)
+		c.BAD(strings.Fields(cmd)[0])
+	}
+	c.C("b9 UID FETCH x FLAGS")
+	c.notOK("b9")
+	c.C("s SELECT INBOX")
+	c.OK("s")
+	for _, cmd := range []string{
+		"c1 FETCH 1 (BODY[",
+		"c2 FETCH 1 (FLAGS",
+		"c4 SEARCH OR SEEN",
+		"c5 STORE 1 +FLAGS (\\Seen",
+	} {
+		c.C(cmd)
+		c.BAD(strings.Fields(cmd)[0])
+	}
+	// go-imap answers some parse errors (dates, sequence sets) with NO [SERVERBUG].
+	c.C("c7 SEARCH SINCE 32-Foo-2024")
+	c.notOK("c7")
+	c.C("c8 FETCH 1:x FLAGS")
+	c.notOK("c8")
+	c.C("d1 NOOP")
+	c.OK("d1")
+	c.C("d2 FETCH 1 UID")
+	has(t, c.OK("d2"), "* 1 FETCH (UID 1)")
+}
