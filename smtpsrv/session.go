@@ -1,0 +1,185 @@
+package smtpsrv
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+var (
+	_ smtp.Session     = (*session)(nil)
+	_ smtp.AuthSession = (*session)(nil)
+)
+
+// session is one client connection between EHLO (or STARTTLS) and QUIT.
+type session struct {
+	srv    *Server
+	conn   *smtp.Conn
+	remote string
+
+	// mu guards the fields below: with BDAT, go-smtp runs Data in its own
+	// goroutine while RSET may call Reset.
+	mu      sync.Mutex
+	account Account
+	user    string
+	from    string
+	rcpts   []string
+}
+
+// envelope is one transaction's MAIL FROM and RCPT TO addresses.
+type envelope struct {
+	from  string
+	rcpts []string
+}
+
+func (s *session) AuthMechanisms() []string {
+	return []string{sasl.Plain, sasl.Login}
+}
+
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			// Acting on behalf of another identity is not supported.
+			if identity != "" && identity != username {
+				return errAuthzID
+			}
+			return s.login(username, password)
+		}), nil
+	case sasl.Login:
+		return newLoginServer(s.login), nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (s *session) login(username, password string) error {
+	acct, err := s.srv.auth.Authenticate(username, password)
+	if err != nil {
+		// The error text is the authenticator's, documented to be free of
+		// the password; the username helps the user find a misconfiguration.
+		s.srv.log.Info("smtp: authentication failed",
+			"remote", s.remote, "user", username, "err", err)
+		return smtp.ErrAuthFailed
+	}
+	if acct == nil {
+		return smtp.ErrAuthFailed
+	}
+	s.mu.Lock()
+	s.account, s.user = acct, username
+	s.mu.Unlock()
+	s.srv.log.Debug("smtp: authenticated", "remote", s.remote, "user", username)
+	return nil
+}
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.account == nil {
+		return toReply(errAuthRequired)
+	}
+	if !hasAddress(s.account.Addresses(), from) {
+		return toReply(foreignSender(from))
+	}
+	s.from, s.rcpts = from, nil
+	return nil
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.account == nil {
+		return toReply(errAuthRequired)
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	s.mu.Lock()
+	acct, user := s.account, s.user
+	env := envelope{from: s.from, rcpts: append([]string(nil), s.rcpts...)}
+	s.mu.Unlock()
+	if acct == nil {
+		return toReply(errAuthRequired)
+	}
+
+	// BDAT chunks arrive through a pipe and carry no dot terminator, so
+	// only DATA needs the bare-LF guard.
+	body := r
+	if _, chunked := r.(*io.PipeReader); !chunked {
+		body = newLFGuard(r)
+	}
+	raw, err := io.ReadAll(body)
+	if errors.Is(err, errBareLF) {
+		s.abortBareLF()
+		return toReply(err)
+	}
+	if err != nil {
+		s.srv.log.Debug("smtp: DATA failed", "remote", s.remote, "err", err)
+		return toReply(err)
+	}
+
+	ctx, cancel := context.WithTimeout(s.srv.ctx, sendTimeout)
+	defer cancel()
+	res, err := s.srv.submit(ctx, acct, env, raw)
+	if err != nil {
+		reply := toReply(err)
+		// A refused message is the client's business; a failure to deliver
+		// an acceptable one is worth a warning.
+		level := slog.LevelInfo
+		if smtpErr, ok := reply.(*smtp.SMTPError); !ok || smtpErr.Temporary() {
+			level = slog.LevelWarn
+		}
+		s.srv.log.Log(ctx, level, "smtp: message not sent",
+			"remote", s.remote, "user", user, "size", len(raw), "err", err)
+		return reply
+	}
+	s.srv.log.Info("smtp: message sent",
+		"user", user, "size", len(raw), "recipients", len(env.rcpts),
+		"encrypted", res.encrypted, "plain", res.plain, "op", res.opID)
+	return nil
+}
+
+// abortBareLF answers a DATA that the client ended with a bare LF and
+// drops the connection. go-smtp only knows the CRLF.CRLF terminator: it
+// would keep reading until the idle timeout, while the client waits for a
+// reply. After a bare-LF dot line nobody can tell where the message ends
+// (this is also the SMTP smuggling pattern), so closing is the only safe
+// way to resynchronise.
+func (s *session) abortBareLF() {
+	nc := s.conn.Conn()
+	_ = nc.SetWriteDeadline(deadline(writeTimeout))
+	rep := toReply(errBareLF)
+	_, _ = io.WriteString(nc, replyLine(rep))
+	s.srv.log.Info("smtp: closing connection after a bare LF in DATA", "remote", s.remote)
+	_ = s.conn.Close()
+}
+
+func (s *session) Reset() {
+	s.mu.Lock()
+	s.from, s.rcpts = "", nil
+	s.mu.Unlock()
+}
+
+func (s *session) Logout() error { return nil }
+
+// hasAddress reports whether addr is one of addrs. The comparison ignores
+// case in the whole address: the upstream treats local parts
+// case-insensitively, as nearly every provider does.
+func hasAddress(addrs []string, addr string) bool {
+	if addr == "" {
+		return false
+	}
+	for _, a := range addrs {
+		if strings.EqualFold(a, addr) {
+			return true
+		}
+	}
+	return false
+}
