@@ -295,7 +295,8 @@ func writeMerged(b *bytes.Buffer, outer header, levels []header, content header)
 	var fields []field
 	for i := len(levels) - 1; i >= 0; i-- {
 		for _, f := range levels[i] {
-			if f.name == "" || isContentField(f.name) || isOwnField(f.name) || strings.EqualFold(f.name, "MIME-Version") {
+			// HP-Outer fields describe the transport header, not the message.
+			if !isMessageField(f.name) {
 				continue
 			}
 			key := strings.ToLower(f.name)

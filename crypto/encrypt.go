@@ -12,27 +12,35 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
-// protectedFields are the message header fields copied into the encrypted
-// or signed part as RFC 9788 protected headers. Bcc is deliberately absent.
-var protectedFields = [...]string{
-	"Subject", "From", "To", "Cc", "Date", "Message-ID",
-	"Reply-To", "In-Reply-To", "References",
-}
+// obscuredSubject replaces the outer Subject of encrypted mail: RFC 9788's
+// baseline header confidentiality policy (hcp_baseline) uses "[...]".
+const obscuredSubject = "[...]"
 
-// obscuredSubject replaces the outer Subject of encrypted mail (RFC 9788 §4.1).
-const obscuredSubject = "..."
+// Values of the RFC 9788 "hp" Content-Type parameter of the cryptographic
+// payload: the header section inside is protected by encryption ("cipher")
+// or only by a signature ("clear").
+const (
+	hpCipher = "cipher"
+	hpClear  = "clear"
+)
 
 // EncryptMIME encrypts msg as RFC 3156 PGP/MIME to every entity in to. The
-// encrypted payload is the message's MIME entity with RFC 9788 protected
-// headers (Content-Type gains protected-headers="v1"); the outer Subject
-// becomes "...". When signer is non-nil the payload is also signed inside
-// the OpenPGP message (RFC 3156 §6.2). Bcc is dropped everywhere.
+// encrypted payload is the message's MIME entity with RFC 9788 header
+// protection: every message header field is copied inside, the
+// Content-Type gains hp="cipher" (and the older protected-headers="v1" that
+// deployed clients still look for), and HP-Outer fields record what the
+// outer header shows. The outer Subject becomes "[...]" (hcp_baseline).
+// When signer is non-nil the payload is also signed inside the OpenPGP
+// message (RFC 3156 §6.2). Bcc is dropped everywhere. The body is copied
+// byte for byte, except that bare LFs become CRLF.
 func EncryptMIME(msg []byte, to openpgp.EntityList, signer *openpgp.Entity) ([]byte, error) {
 	h, body, err := parseMessage(msg)
 	if err != nil {
 		return nil, err
 	}
-	inner := protectedEntity(h, body)
+	var outer bytes.Buffer
+	writeOuterFields(&outer, h, true)
+	inner := protectedEntity(h, body, hpCipher, outer.Bytes())
 	var ct bytes.Buffer
 	ct.Grow(len(inner)*4/3 + 1024)
 	if err := encryptTo(&ct, inner, to, signer); err != nil {
@@ -41,8 +49,8 @@ func EncryptMIME(msg []byte, to openpgp.EntityList, signer *openpgp.Entity) ([]b
 
 	boundary := newBoundary()
 	var out bytes.Buffer
-	out.Grow(ct.Len()*4/3 + len(msg)/4 + 1024)
-	writeOuterFields(&out, h, true)
+	out.Grow(ct.Len()*4/3 + outer.Len() + 1024)
+	out.Write(outer.Bytes())
 	out.WriteString("MIME-Version: 1.0\r\n")
 	out.WriteString("Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n boundary=\"" + boundary + "\"\r\n\r\n")
 	out.WriteString("This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n")
@@ -58,9 +66,10 @@ func EncryptMIME(msg []byte, to openpgp.EntityList, signer *openpgp.Entity) ([]b
 }
 
 // SignMIME signs msg as RFC 3156 §5 multipart/signed. The signed part is
-// the message's MIME entity with protected headers, canonicalised to CRLF
-// exactly as it is signed; the signature is detached and armored as
-// "PGP SIGNATURE". The outer Subject stays readable. Bcc is dropped.
+// the message's MIME entity with RFC 9788 protected headers (hp="clear"),
+// canonicalised to CRLF exactly as it is signed; the signature is detached
+// and armored as "PGP SIGNATURE". The outer Subject stays readable. Bcc is
+// dropped.
 func SignMIME(msg []byte, signer *openpgp.Entity) ([]byte, error) {
 	if err := checkSigner(signer); err != nil {
 		return nil, err
@@ -69,7 +78,7 @@ func SignMIME(msg []byte, signer *openpgp.Entity) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	inner := protectedEntity(h, body)
+	inner := protectedEntity(h, body, hpClear, nil)
 	cfg := newConfig()
 	var sig bytes.Buffer
 	if err := openpgp.DetachSign(&sig, signer, bytes.NewReader(inner), cfg); err != nil {
@@ -195,19 +204,24 @@ func parseMessage(msg []byte) (header, []byte, error) {
 	return h, body, nil
 }
 
-// protectedEntity builds the MIME entity that gets encrypted or signed: the
-// message's Content-* fields, with protected-headers="v1" added to the
-// Content-Type, then copies of the protected header fields, then the body,
-// all in canonical CRLF form.
-func protectedEntity(h header, body []byte) []byte {
+// protectedEntity builds the RFC 9788 cryptographic payload: the message's
+// Content-* fields, with hp and protected-headers="v1" added to the
+// Content-Type, then a copy of every message header field but Bcc, then,
+// for encrypted mail, an HP-Outer field for each field of outer (the header
+// the world sees), then the body, all in canonical CRLF form.
+func protectedEntity(h header, body []byte, hp string, outer []byte) []byte {
 	var b bytes.Buffer
-	b.Grow(len(body) + len(body)/32 + 1024)
+	b.Grow(len(body) + len(body)/32 + 2048)
 	ct := h.get("Content-Type")
 	if ct == "" {
 		ct = "text/plain; charset=us-ascii"
 	}
 	ct = strings.TrimRight(ct, "; \t")
-	if _, params := mediaType(ct); params["protected-headers"] == "" {
+	_, params := mediaType(ct)
+	if params["hp"] == "" {
+		ct += "; hp=\"" + hp + "\""
+	}
+	if params["protected-headers"] == "" {
 		ct += "; protected-headers=\"v1\""
 	}
 	b.WriteString("Content-Type: " + ct + "\r\n")
@@ -216,9 +230,16 @@ func protectedEntity(h header, body []byte) []byte {
 			writeField(&b, f.raw)
 		}
 	}
-	for _, name := range protectedFields {
-		for _, f := range h {
-			if strings.EqualFold(f.name, name) {
+	for _, f := range h {
+		if isMessageField(f.name) && !strings.EqualFold(f.name, "Bcc") {
+			writeField(&b, f.raw)
+		}
+	}
+	if hp == hpCipher {
+		outerFields, _ := parseHeader(outer)
+		for _, f := range outerFields {
+			if isMessageField(f.name) {
+				b.WriteString(hpOuterField + ": ")
 				writeField(&b, f.raw)
 			}
 		}
@@ -226,6 +247,19 @@ func protectedEntity(h header, body []byte) []byte {
 	b.WriteString("\r\n")
 	writeCRLF(&b, body)
 	return b.Bytes()
+}
+
+// hpOuterField records, inside an encrypted payload, one field of the outer
+// header (RFC 9788 section 2.2), so the receiver can tell which fields
+// were obscured or removed in transit.
+const hpOuterField = "HP-Outer"
+
+// isMessageField reports whether a field describes the message, rather
+// than its MIME structure or mailbridge's own annotations: the fields
+// header protection copies.
+func isMessageField(name string) bool {
+	return name != "" && !isContentField(name) && !isOwnField(name) &&
+		!strings.EqualFold(name, "MIME-Version") && !strings.EqualFold(name, hpOuterField)
 }
 
 // writeOuterFields writes the message-level fields of h: no Content-*,

@@ -99,17 +99,18 @@ func TestRoundTripVerdicts(t *testing.T) {
 	}
 }
 
-// TestEncryptMIMEProtectedHeaders checks the RFC 9788 layout: "..." outside,
-// the real subject inside, and Decrypt restoring it.
+// TestEncryptMIMEProtectedHeaders checks the RFC 9788 layout: "[...]"
+// outside, the real subject and HP-Outer fields inside, and Decrypt
+// restoring the real subject without the HP-Outer bookkeeping.
 func TestEncryptMIMEProtectedHeaders(t *testing.T) {
 	bob := key(t, "bob")
-	raw := []byte("From: alice@example.org\nTo: bob@example.net\nSubject: Geheimnis über Ärger\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\nsecret\n")
+	raw := []byte("From: alice@example.org\nTo: bob@example.net\nBcc: dave@example.com\nSubject: Geheimnis über Ärger\nX-Mailer: test\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\nsecret\n")
 	enc, err := EncryptMIME(raw, list(bob), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := headerOf(t, enc, "Subject"); got != "..." {
-		t.Errorf("outer Subject = %q, want ...", got)
+	if got := headerOf(t, enc, "Subject"); got != "[...]" {
+		t.Errorf("outer Subject = %q, want [...]", got)
 	}
 	if bytes.Contains(enc, []byte("Geheimnis")) {
 		t.Error("real subject leaked into the outer header")
@@ -123,17 +124,29 @@ func TestEncryptMIMEProtectedHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	inner := string(o.plain)
-	for _, want := range []string{`Content-Type: text/plain; charset=utf-8; protected-headers="v1"` + "\r\n", "Subject: Geheimnis über Ärger\r\n", "From: alice@example.org\r\n"} {
+	for _, want := range []string{
+		`Content-Type: text/plain; charset=utf-8; hp="cipher"; protected-headers="v1"` + "\r\n",
+		"Subject: Geheimnis über Ärger\r\n", "From: alice@example.org\r\n", "X-Mailer: test\r\n",
+		"HP-Outer: Subject: [...]\r\n", "HP-Outer: To: bob@example.net\r\n", "HP-Outer: X-Mailer: test\r\n",
+	} {
 		if !strings.Contains(inner, want) {
 			t.Errorf("inner entity lacks %q:\n%s", want, inner)
 		}
 	}
-	if strings.Contains(inner, "MIME-Version") {
-		t.Error("MIME-Version copied into the inner entity")
+	for _, leak := range []string{"MIME-Version", "dave@example.com", "HP-Outer: Content-Type", "HP-Outer: MIME-Version"} {
+		if strings.Contains(inner, leak) {
+			t.Errorf("inner entity contains %q:\n%s", leak, inner)
+		}
+	}
+	if bytes.Contains(enc, []byte("dave@example.com")) {
+		t.Error("Bcc leaked into the outer header")
 	}
 	res := Decrypt(enc, list(bob), nil)
 	if got := headerOf(t, res.Message, "Subject"); got != "Geheimnis über Ärger" {
 		t.Errorf("decrypted Subject = %q", got)
+	}
+	if bytes.Contains(res.Message, []byte("HP-Outer")) {
+		t.Errorf("decrypted message shows HP-Outer fields:\n%s", res.Message)
 	}
 }
 

@@ -22,6 +22,12 @@ func TestSignMIMEVerdicts(t *testing.T) {
 	if !bytes.Contains(signed, []byte("-----BEGIN PGP SIGNATURE-----\r\n")) {
 		t.Error("signature not armored as PGP SIGNATURE")
 	}
+	// RFC 9788 for signed-only mail: hp="clear" on the signed entity, the
+	// Subject readable outside, and no HP-Outer fields (nothing is hidden).
+	if !bytes.Contains(signed, []byte(`Content-Type: text/plain; charset=utf-8; hp="clear"; protected-headers="v1"`+"\r\n")) ||
+		bytes.Contains(signed, []byte("HP-Outer")) || headerOf(t, signed, "Subject") == obscuredSubject {
+		t.Errorf("signed entity lacks RFC 9788 clear header protection:\n%s", signed)
+	}
 	if countField(signed, "Bcc") != 0 || bytes.Contains(signed, []byte("hidden@")) {
 		t.Error("Bcc leaked into signed message")
 	}

@@ -23,8 +23,19 @@ type fakeUpstream struct {
 	failSends []error // returned by the next Send calls, in order
 	sends     []upstream.SendRequest
 	ops       map[string]bool
-	calls     int // Send calls, including failed and deduplicated ones
+	calls     int  // Send calls, including failed and deduplicated ones
+	lookups   int  // PublicKeys calls
+	discard   bool // keep no copy of sends (benchmarks)
+	// reject names recipients Send refuses, with a recipientRejecter
+	// error and nothing delivered.
+	reject map[string]bool
 }
+
+// rejectedError is what the proposed upstream.RecipientError would be.
+type rejectedError struct{ addrs []string }
+
+func (e *rejectedError) Error() string                { return "upstream: recipients refused" }
+func (e *rejectedError) RejectedRecipients() []string { return e.addrs }
 
 func newFakeUpstream() *fakeUpstream {
 	return &fakeUpstream{keys: map[string][]byte{}, lookupErr: map[string]error{}, ops: map[string]bool{}}
@@ -33,6 +44,7 @@ func newFakeUpstream() *fakeUpstream {
 func (f *fakeUpstream) PublicKeys(_ context.Context, email string) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lookups++
 	if err := f.lookupErr[strings.ToLower(email)]; err != nil {
 		return nil, err
 	}
@@ -60,8 +72,19 @@ func (f *fakeUpstream) Send(_ context.Context, req upstream.SendRequest) (upstre
 	if f.ops[req.OpID] {
 		return upstream.MessageMeta{ID: req.OpID}, nil
 	}
+	var refused []string
+	for _, r := range req.Recipients {
+		if f.reject[strings.ToLower(r)] {
+			refused = append(refused, r)
+		}
+	}
+	if len(refused) > 0 {
+		return upstream.MessageMeta{}, &rejectedError{addrs: refused}
+	}
 	f.ops[req.OpID] = true
-	f.sends = append(f.sends, req)
+	if !f.discard {
+		f.sends = append(f.sends, req)
+	}
 	return upstream.MessageMeta{ID: req.OpID, MailboxIDs: []string{upstream.Sent}}, nil
 }
 
@@ -79,6 +102,12 @@ func (f *fakeUpstream) delivered() []upstream.SendRequest {
 	return append([]upstream.SendRequest(nil), f.sends...)
 }
 
+func (f *fakeUpstream) lookupCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
+}
+
 func (f *fakeUpstream) sendCalls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -94,6 +123,20 @@ type fakeAccount struct {
 func (a *fakeAccount) Addresses() []string        { return a.addrs }
 func (a *fakeAccount) Upstream() upstream.Session { return a.up }
 func (a *fakeAccount) Keys() openpgp.EntityList   { return a.keys }
+
+// policyAccount adds settings and pinned keys to a fake account.
+type policyAccount struct {
+	*fakeAccount
+	policy Policy
+	pinned map[string]openpgp.EntityList // lower-cased address
+}
+
+func (a *policyAccount) SendPolicy() Policy { return a.policy }
+func (a *policyAccount) PinnedKeys(email string) openpgp.EntityList {
+	return a.pinned[strings.ToLower(email)]
+}
+
+var _ PolicyAccount = (*policyAccount)(nil)
 
 type fakeAuth struct {
 	user, pass string

@@ -69,7 +69,22 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newHarness(t *testing.T, maxBytes int64) *harness {
+// harnessOpts varies the harness; the zero value is the default server.
+type harnessOpts struct {
+	maxBytes int64
+	// account, when set, wraps the plain fake account (to add a policy).
+	account func(*fakeAccount) Account
+	// sleep replaces the login wait; nil records nothing and returns at once.
+	sleep func(context.Context, time.Duration) error
+	now   func() time.Time
+}
+
+func newHarness(t testing.TB, maxBytes int64) *harness {
+	t.Helper()
+	return newHarnessWith(t, harnessOpts{maxBytes: maxBytes})
+}
+
+func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	alice, err := crypto.GenerateKey("Alice", aliceAddr)
 	if err != nil {
@@ -85,7 +100,19 @@ func newHarness(t *testing.T, maxBytes int64) *harness {
 	}
 	up := newFakeUpstream()
 	up.keys[bobAddr] = bobPub
-	acct := &fakeAccount{addrs: []string{aliceAddr, "alias@example.org"}, up: up, keys: openpgp.EntityList{alice}}
+	fa := &fakeAccount{addrs: []string{aliceAddr, "alias@example.org"}, up: up, keys: openpgp.EntityList{alice}}
+	var acct Account = fa
+	if o.account != nil {
+		acct = o.account(fa)
+	}
+	sleep := o.sleep
+	if sleep == nil {
+		sleep = func(context.Context, time.Duration) error { return nil }
+	}
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
 
 	cert, certPEM := selfSignedCert(t)
 	caFile := filepath.Join(t.TempDir(), "cert.pem")
@@ -96,12 +123,12 @@ func newHarness(t *testing.T, maxBytes int64) *harness {
 	pool.AppendCertsFromPEM(certPEM)
 
 	logs := &syncBuffer{}
-	srv := New(Options{
+	srv := newServer(Options{
 		Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Auth:            fakeAuth{user: userName, pass: userPass, acct: acct},
 		TLSConfig:       &tls.Config{Certificates: []tls.Certificate{cert}},
-		MaxMessageBytes: maxBytes,
-	})
+		MaxMessageBytes: o.maxBytes,
+	}, now, sleep)
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +161,7 @@ func newHarness(t *testing.T, maxBytes int64) *harness {
 	}
 }
 
-func selfSignedCert(t *testing.T) (tls.Certificate, []byte) {
+func selfSignedCert(t testing.TB) (tls.Certificate, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -79,6 +79,16 @@ func checkMixedDelivery(t *testing.T, h *harness, sends []upstream.SendRequest) 
 	if string(sent) != mixedMsg {
 		t.Errorf("Sent copy is not the message as written:\n%q\nwant\n%q", sent, mixedMsg)
 	}
+	// The same checks with an independent OpenPGP implementation, from the
+	// recipient's side: bob's secret key and alice's public key only.
+	if g := maybeGPG(t); g != nil {
+		g.importSecret(h.bob)
+		g.importPublic(h.alice)
+		inner := g.checkDecryptsAndVerifies(pgpPayload(t, keyed.Raw), h.alice)
+		if !bytes.Contains(inner, []byte("Café at noon, bring the report.")) || !bytes.Contains(inner, []byte("Subject: =?UTF-8?Q?Caf=C3=A9?= plans")) {
+			t.Errorf("gpg plaintext lacks the body or the protected Subject:\n%s", inner)
+		}
+	}
 }
 
 func TestPythonSmtplib(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/emersion/go-smtp"
 
+	"github.com/mailbridge/mailbridge/crypto"
 	"github.com/mailbridge/mailbridge/upstream"
 )
 
@@ -33,6 +34,9 @@ type Account interface {
 	// outgoing mail and is the key the sender's own copies are encrypted to.
 	Keys() openpgp.EntityList
 }
+
+// Accounts may also implement PolicyAccount for per-account settings and
+// pinned keys.
 
 // Authenticator checks the credentials a mail client presents.
 type Authenticator interface {
@@ -55,6 +59,9 @@ type Options struct {
 	MaxMessageBytes int64
 	// Hostname is announced in the greeting; "" means "127.0.0.1".
 	Hostname string
+	// KeyLookup chooses recipients' keys and caches the key server's
+	// answers. nil means a private one with crypto's default lifetimes.
+	KeyLookup *crypto.KeyLookup
 }
 
 const (
@@ -68,8 +75,10 @@ const (
 	readTimeout = 5 * time.Minute
 	// writeTimeout bounds a single reply to a client that stopped reading.
 	writeTimeout = time.Minute
-	// sendTimeout bounds the key lookups and upstream calls for one message.
+	// sendTimeout bounds the upstream calls for one message.
 	sendTimeout = 2 * time.Minute
+	// keyLookupTimeout bounds the key lookup for one recipient.
+	keyLookupTimeout = 30 * time.Second
 )
 
 // Server is an SMTP submission server. Serve and ServeTLS may be called for
@@ -82,10 +91,32 @@ type Server struct {
 	ctx      context.Context // cancelled by Close, so in-flight sends stop
 	cancel   context.CancelFunc
 	maxBytes int64
+	keys     *crypto.KeyLookup
+	logins   *loginLimiter
+	// sleep waits before a login attempt; tests replace it to observe the
+	// delays without waiting.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // New returns a Server configured by opts. It does not listen yet.
 func New(opts Options) *Server {
+	return newServer(opts, time.Now, sleepCtx)
+}
+
+// sleepCtx waits for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// newServer is New with the clock and the login wait injected.
+func newServer(opts Options, now func() time.Time, sleep func(context.Context, time.Duration) error) *Server {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -106,6 +137,11 @@ func New(opts Options) *Server {
 		}
 	}
 
+	keys := opts.KeyLookup
+	if keys == nil {
+		keys = crypto.NewKeyLookup(crypto.KeyLookupOptions{Now: now})
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		auth:     opts.Auth,
@@ -114,6 +150,9 @@ func New(opts Options) *Server {
 		ctx:      ctx,
 		cancel:   cancel,
 		maxBytes: maxBytes,
+		keys:     keys,
+		logins:   newLoginLimiter(now),
+		sleep:    sleep,
 	}
 
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))

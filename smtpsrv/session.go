@@ -5,11 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/mailbridge/mailbridge/crypto"
 )
 
 var (
@@ -29,13 +32,14 @@ type session struct {
 	account Account
 	user    string
 	from    string
-	rcpts   []string
+	rcpts   []crypto.RecipientKeys
 }
 
-// envelope is one transaction's MAIL FROM and RCPT TO addresses.
+// envelope is one transaction's MAIL FROM and its distinct recipients, with
+// the keys chosen for each at RCPT time.
 type envelope struct {
 	from  string
-	rcpts []string
+	rcpts []crypto.RecipientKeys
 }
 
 func (s *session) AuthMechanisms() []string {
@@ -58,16 +62,30 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
+// login checks credentials, after the wait the login limiter imposes on
+// clients and usernames with recent failures.
 func (s *session) login(username, password string) error {
+	ip := s.remote
+	if host, _, err := net.SplitHostPort(s.remote); err == nil {
+		ip = host
+	}
+	if wait := s.srv.logins.begin(ip, username); wait > 0 {
+		s.srv.log.Info("smtp: delaying login after failures", "remote", s.remote, "user", username, "delay", wait)
+		if err := s.srv.sleep(s.srv.ctx, wait); err != nil {
+			s.srv.logins.done(ip, username, false)
+			return smtp.ErrAuthFailed
+		}
+	}
 	acct, err := s.srv.auth.Authenticate(username, password)
+	if err == nil && acct == nil {
+		err = errors.New("no account")
+	}
+	s.srv.logins.done(ip, username, err == nil)
 	if err != nil {
 		// The error text is the authenticator's, documented to be free of
 		// the password; the username helps the user find a misconfiguration.
 		s.srv.log.Info("smtp: authentication failed",
 			"remote", s.remote, "user", username, "err", err)
-		return smtp.ErrAuthFailed
-	}
-	if acct == nil {
 		return smtp.ErrAuthFailed
 	}
 	s.mu.Lock()
@@ -90,20 +108,38 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
+// Rcpt looks the recipient's keys up at once, so a recipient that cannot
+// be served gets its own reply and the client can still send to the rest.
+// A recipient named twice is accepted and receives one copy.
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.account == nil {
+	acct := s.account
+	dup := false
+	for _, r := range s.rcpts {
+		dup = dup || strings.EqualFold(r.Email, to)
+	}
+	s.mu.Unlock()
+	if acct == nil {
 		return toReply(errAuthRequired)
 	}
-	s.rcpts = append(s.rcpts, to)
+	if dup {
+		return nil
+	}
+	r, err := s.srv.lookupRecipient(s.srv.ctx, acct, to)
+	if err != nil {
+		s.srv.log.Info("smtp: recipient refused", "remote", s.remote, "err", err)
+		return toReply(err)
+	}
+	s.mu.Lock()
+	s.rcpts = append(s.rcpts, r)
+	s.mu.Unlock()
 	return nil
 }
 
 func (s *session) Data(r io.Reader) error {
 	s.mu.Lock()
 	acct, user := s.account, s.user
-	env := envelope{from: s.from, rcpts: append([]string(nil), s.rcpts...)}
+	env := envelope{from: s.from, rcpts: append([]crypto.RecipientKeys(nil), s.rcpts...)}
 	s.mu.Unlock()
 	if acct == nil {
 		return toReply(errAuthRequired)

@@ -51,7 +51,7 @@ func TestEHLOBeforeAndAfterTLS(t *testing.T) {
 
 	c.startTLS(h.clientTLS)
 	caps = c.ok(250, "EHLO client.test")
-	for _, want := range []string{"AUTH PLAIN LOGIN", "SIZE 26214400", "8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES", "SMTPUTF8"} {
+	for _, want := range []string{"AUTH PLAIN LOGIN", "SIZE 26214400", "8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES", "SMTPUTF8", "CHUNKING"} {
 		if !slices.Contains(strings.Split(caps, "\n"), want) {
 			t.Errorf("capability %q missing after STARTTLS:\n%s", want, caps)
 		}
@@ -289,16 +289,24 @@ func TestUpstreamErrorReplies(t *testing.T) {
 	}
 }
 
+// A key server failure refuses that recipient for now (451 at RCPT), so
+// the client knows it was not sent to; nothing goes out in clear to it.
 func TestKeyLookupFailureIsTemporary(t *testing.T) {
 	h := newHarness(t, 0)
 	h.up.lookupErr[bobAddr] = upstream.Errorf(upstream.Temporary, "key server down")
 	c := dialAuthed(t, h)
-	code, msg := c.send(aliceAddr, []string{carolAddr, bobAddr}, mixedMsg)
-	if code != 451 || !strings.HasPrefix(msg, "4.4.3") {
-		t.Errorf("got %d %q, want 451 4.4.3", code, msg)
+	c.ok(250, "MAIL FROM:<"+aliceAddr+">")
+	c.ok(250, "RCPT TO:<"+carolAddr+">")
+	code, msg := c.cmd("RCPT TO:<" + bobAddr + ">")
+	if code != 451 || !strings.HasPrefix(msg, "4.4.3") || !strings.Contains(msg, bobAddr) {
+		t.Errorf("got %d %q, want 451 4.4.3 naming bob", code, msg)
 	}
-	if n := h.up.sendCalls(); n != 0 {
-		t.Errorf("%d upstream sends, want none: nothing may go out in clear", n)
+	if code, msg := c.data(mixedMsg); code != 250 {
+		t.Fatalf("DATA to carol: got %d %q", code, msg)
+	}
+	sends := h.up.delivered()
+	if len(sends) != 1 || !slices.Equal(sends[0].Recipients, []string{carolAddr}) {
+		t.Errorf("sends %v, want one to carol only", sends)
 	}
 }
 

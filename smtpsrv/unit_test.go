@@ -188,21 +188,36 @@ func TestCheckMessageAcceptsOddButValid(t *testing.T) {
 
 func TestOpIDStable(t *testing.T) {
 	raw := []byte("From: a@b\r\n\r\nhi\r\n")
-	a := opBase(envelope{from: "A@b", rcpts: []string{"x@y", "Z@y"}}, raw)
-	b := opBase(envelope{from: "a@b", rcpts: []string{"z@y", "x@y"}}, raw)
-	if a != b {
-		t.Errorf("same message and envelope give %q and %q", a, b)
+	a := opBase("A@b", raw)
+	if b := opBase("a@b", raw); a != b {
+		t.Errorf("same message and sender give %q and %q", a, b)
 	}
-	for _, other := range []string{
-		opBase(envelope{from: "a@b", rcpts: []string{"x@y"}}, raw),
-		opBase(envelope{from: "a@b", rcpts: []string{"x@y", "z@y"}}, append(bytes.Clone(raw), 'x')),
-	} {
-		if other == a {
-			t.Errorf("different message or envelope share OpID %q", a)
-		}
+	if opBase("a@b", append(bytes.Clone(raw), 'x')) == a || opBase("c@b", raw) == a {
+		t.Error("different messages or senders share an OpID")
 	}
 	if opID(a, "pgp", []string{"x@y"}) == opID(a, "pgp", []string{"z@y"}) {
 		t.Error("sends to different recipients share an OpID")
+	}
+	if opID(a, "pgp", []string{"X@y"}) != opID(a, "pgp", []string{"x@y"}) {
+		t.Error("the case of an address changes the OpID")
+	}
+}
+
+func TestWithMessageID(t *testing.T) {
+	keep := []byte("From: a@b.example\r\nMessage-ID: <x@y>\r\n\r\nhi\r\n")
+	hdr, _ := checkMessage(keep)
+	if got := withMessageID(keep, hdr, "a@b.example"); !bytes.Equal(got, keep) {
+		t.Errorf("a message with a Message-ID was changed:\n%q", got)
+	}
+	none := []byte("From: a@b.example\nSubject: s\n\nhi\n")
+	hdr, _ = checkMessage(none)
+	got := withMessageID(none, hdr, "a@b.example")
+	if !bytes.HasPrefix(got, []byte("Message-ID: <mailbridge.")) || !bytes.HasSuffix(got, none) ||
+		!bytes.Contains(got, []byte("@b.example>\nFrom:")) {
+		t.Errorf("added Message-ID: %q", got)
+	}
+	if again := withMessageID(none, hdr, "a@b.example"); !bytes.Equal(again, got) {
+		t.Error("a retry gets a different Message-ID")
 	}
 }
 
