@@ -137,3 +137,23 @@ func (a *account) claimRecentLocked(v *mailboxView, readOnly bool) map[uint32]st
 	}
 	return recent
 }
+
+// fillView completes the view's partial entries, if it has any, with one
+// listing of the mailbox read outside account.mu.
+func (a *account) fillView(v *mailboxView) {
+	a.mu.Lock()
+	partial := v.partial
+	a.mu.Unlock()
+	if partial == 0 {
+		return
+	}
+	entries, err := a.store.Entries(v.id)
+	if err != nil {
+		// The entries stay partial; commands treat them as gone.
+		a.logger.Warn("imap: list mailbox", "err", err)
+		return
+	}
+	a.mu.Lock()
+	v.fillLocked(entries)
+	a.mu.Unlock()
+}

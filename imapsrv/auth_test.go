@@ -2,6 +2,8 @@ package imapsrv
 
 import (
 	"encoding/base64"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -9,7 +11,15 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	closeBenchEnv()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 func TestLoginRequiresSTARTTLS(t *testing.T) {

@@ -1,76 +1,131 @@
 package imapsrv
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
 	"github.com/mailbridge/mailbridge/store"
 )
+
+// fetchChunk is how many messages FETCH reads from the store at a time:
+// the parsed metadata of a chunk is read in one transaction and written
+// out before the next, so FETCH 1:* holds neither one transaction open
+// while the client reads nor the whole result in memory.
+const fetchChunk = 256
 
 func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
 	sel, err := s.selected()
 	if err != nil {
 		return err
 	}
+	// FLAGS, UID, INTERNALDATE and RFC822.SIZE come from the view,
+	// ENVELOPE, BODYSTRUCTURE and header sections from the metadata the
+	// store parsed once; the body is read only for items that need it.
 	refs := s.resolve(sel, numSet)
 	if len(refs) == 0 {
 		return nil
 	}
-	st := s.store()
-	// FLAGS, UID, INTERNALDATE and RFC822.SIZE come from the entries; the
-	// body is read only for items that need it.
-	entries, err := st.Entries(sel.mbox.ID)
-	if err != nil {
-		return storeError("fetch", err)
-	}
-	byUID := make(map[uint32]*store.Entry, len(entries))
-	for i := range entries {
-		byUID[entries[i].UID] = &entries[i]
-	}
-
-	seenNow, err := s.markSeen(sel, refs, byUID, options)
+	seenNow, err := s.markSeen(sel, refs, options)
 	if err != nil {
 		return err
 	}
-	needBody := options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
-		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
-
-	for _, r := range refs {
-		e := byUID[r.uid]
-		if e == nil {
-			continue // expunged meanwhile; the EXPUNGE is on its way
-		}
-		var raw []byte
-		if needBody {
-			raw, err = st.Body(e.MsgID)
-			if errors.Is(err, store.ErrNoMessage) {
-				continue
-			} else if err != nil {
-				return storeError("fetch body", err)
+	needParsed, needBody := fetchNeeds(options)
+	st := s.store()
+	parsed := make(map[uint64]*store.Parsed)
+	for len(refs) > 0 {
+		chunk := refs[:min(fetchChunk, len(refs))]
+		refs = refs[len(chunk):]
+		if needParsed {
+			clear(parsed)
+			ids := make([]uint64, 0, len(chunk))
+			for _, r := range chunk {
+				ids = append(ids, r.msgID)
+			}
+			err := st.ParsedMany(ids, func(id uint64, p *store.Parsed) error {
+				parsed[id] = p
+				return nil
+			})
+			if err != nil {
+				return storeError("fetch metadata", err)
 			}
 		}
-		if err := s.writeMessage(w, sel, r, e, raw, options, seenNow[r.uid]); err != nil {
-			return err
+		for i := range chunk {
+			r := &chunk[i]
+			if r.msgID == 0 {
+				continue // not listed yet; a later FETCH sees it
+			}
+			m := fetchMsg{ref: r, flagsChanged: seenNow[r.uid]}
+			if needParsed {
+				if m.parsed = parsed[r.msgID]; m.parsed == nil {
+					continue // expunged meanwhile; the EXPUNGE is on its way
+				}
+			}
+			if needBody {
+				m.raw, err = st.Body(r.msgID)
+				if errors.Is(err, store.ErrNoMessage) {
+					continue
+				} else if err != nil {
+					return storeError("fetch body", err)
+				}
+			}
+			if err := s.writeMessage(w, sel, &m, options); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
+// fetchMsg is one message of a FETCH with what was read for it.
+type fetchMsg struct {
+	ref          *msgRef
+	parsed       *store.Parsed // if needParsed
+	raw          []byte        // if needBody
+	flagsChanged bool
+}
+
+// fetchNeeds says whether a FETCH needs the stored metadata and whether
+// it needs the message itself.
+func fetchNeeds(options *imap.FetchOptions) (parsed, body bool) {
+	parsed = options.Envelope || options.BodyStructure != nil
+	for _, bs := range options.BodySection {
+		if headerOnly(bs) {
+			parsed = true
+		} else {
+			body = true
+		}
+	}
+	body = body || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	return parsed, body
+}
+
+// headerOnly reports whether a section is the message's header, which the
+// stored header block answers.
+func headerOnly(bs *imap.FetchItemBodySection) bool {
+	if len(bs.Part) > 0 {
+		return false
+	}
+	switch bs.Specifier {
+	case imap.PartSpecifierHeader:
+		return true
+	}
+	return len(bs.HeaderFields) > 0 || len(bs.HeaderFieldsNot) > 0
+}
+
 // markSeen sets \Seen on the messages whose body a non-PEEK item fetches,
 // through the store so that it reaches the upstream. It returns the UIDs
-// it changed: their FETCH reply carries the new FLAGS (RFC 3501 6.4.5).
-func (s *session) markSeen(sel *selection, refs []msgRef, byUID map[uint32]*store.Entry, options *imap.FetchOptions) (map[uint32]bool, error) {
+// it changed, whose FETCH reply carries the new FLAGS (RFC 3501 6.4.5),
+// and updates their flags in refs.
+func (s *session) markSeen(sel *selection, refs []msgRef, options *imap.FetchOptions) (map[uint32]bool, error) {
 	if sel.readOnly || !setsSeen(options) {
 		return nil, nil
 	}
 	var uids []uint32
 	for _, r := range refs {
-		if e := byUID[r.uid]; e != nil && !hasFlag(e.Flags, imap.FlagSeen) {
+		if !hasFlag(r.flags, imap.FlagSeen) {
 			uids = append(uids, r.uid)
 		}
 	}
@@ -83,11 +138,15 @@ func (s *session) markSeen(sel *selection, refs []msgRef, byUID map[uint32]*stor
 	if err != nil {
 		return nil, storeError("fetch: set \\Seen", err)
 	}
-	changed := make(map[uint32]bool, len(uids))
+	flags := make(map[uint32][]string, len(updated))
 	for _, u := range updated {
-		if e := byUID[u.UID]; e != nil {
-			e.Flags = u.Flags
-			changed[u.UID] = true
+		flags[u.UID] = u.Flags
+	}
+	changed := make(map[uint32]bool, len(updated))
+	for i := range refs {
+		if f, ok := flags[refs[i].uid]; ok {
+			refs[i].flags = f
+			changed[refs[i].uid] = true
 		}
 	}
 	return changed, nil
@@ -107,45 +166,73 @@ func setsSeen(options *imap.FetchOptions) bool {
 	return false
 }
 
-func (s *session) writeMessage(w *imapserver.FetchWriter, sel *selection, r msgRef, e *store.Entry, raw []byte, options *imap.FetchOptions, flagsChanged bool) error {
+func (s *session) writeMessage(w *imapserver.FetchWriter, sel *selection, m *fetchMsg, options *imap.FetchOptions) error {
+	r := m.ref
 	mw := w.CreateMessage(r.seq)
 	if options.UID {
 		mw.WriteUID(imap.UID(r.uid))
 	}
-	if options.Flags || flagsChanged {
-		mw.WriteFlags(s.sessionFlags(sel, r.uid, e.Flags))
+	if options.Flags || m.flagsChanged {
+		mw.WriteFlags(s.sessionFlags(sel, r.uid, r.flags))
 	}
 	if options.InternalDate {
-		mw.WriteInternalDate(e.Date)
+		mw.WriteInternalDate(r.date)
 	}
 	if options.RFC822Size {
-		mw.WriteRFC822Size(e.Size)
+		mw.WriteRFC822Size(r.size)
 	}
 	if options.Envelope {
-		mw.WriteEnvelope(envelope(raw))
+		env := m.parsed.Envelope
+		if env == nil {
+			env = &imap.Envelope{}
+		}
+		mw.WriteEnvelope(env)
 	}
 	if options.BodyStructure != nil {
-		mw.WriteBodyStructure(bodyStructure(raw))
+		mw.WriteBodyStructure(safeBodyStructure(m.parsed.BodyStructure))
 	}
 	for _, section := range options.BodySection {
-		data := imapserver.ExtractBodySection(bytes.NewReader(raw), section)
+		var data []byte
+		if headerOnly(section) {
+			data = imapserver.ExtractBodySection(bytes.NewReader(m.parsed.Header), section)
+		} else {
+			data = bodySection(m.raw, section)
+		}
 		if err := writeLiteral(mw.WriteBodySection(section, int64(len(data))), data); err != nil {
 			mw.Close()
 			return err
 		}
 	}
 	for _, section := range options.BinarySection {
-		data := imapserver.ExtractBinarySection(bytes.NewReader(raw), section)
+		data := imapserver.ExtractBinarySection(bytes.NewReader(m.raw), section)
 		if err := writeLiteral(mw.WriteBinarySection(section, int64(len(data))), data); err != nil {
 			mw.Close()
 			return err
 		}
 	}
 	for _, section := range options.BinarySectionSize {
-		n := imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), section)
+		n := imapserver.ExtractBinarySectionSize(bytes.NewReader(m.raw), section)
 		mw.WriteBinarySectionSize(section, n)
 	}
 	return mw.Close()
+}
+
+// bodySection returns a BODY[...] item. The whole message (BODY[] and
+// RFC822), the most common large fetch, is sliced from raw, not copied.
+func bodySection(raw []byte, section *imap.FetchItemBodySection) []byte {
+	if section.Specifier != imap.PartSpecifierNone || len(section.Part) > 0 || len(section.HeaderFields) > 0 || len(section.HeaderFieldsNot) > 0 {
+		return imapserver.ExtractBodySection(bytes.NewReader(raw), section)
+	}
+	if p := section.Partial; p != nil {
+		if p.Offset >= int64(len(raw)) {
+			return nil
+		}
+		raw = raw[p.Offset:]
+		if p.Size < int64(len(raw)) {
+			raw = raw[:p.Size]
+		}
+	}
+	return raw
 }
 
 func writeLiteral(wc interface {
@@ -159,46 +246,48 @@ func writeLiteral(wc interface {
 	return err
 }
 
-func envelope(raw []byte) *imap.Envelope {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
-	if err != nil {
-		return &imap.Envelope{}
-	}
-	return imapserver.ExtractEnvelope(h)
-}
-
-// bodyStructure parses the MIME structure. go-imap refuses to write a
-// multipart without parts (and panics doing so), which a malformed
-// message can produce: such a part is shown as an empty text/plain one.
-func bodyStructure(raw []byte) imap.BodyStructure {
-	bs := imapserver.ExtractBodyStructure(bytes.NewReader(raw))
-	fixBodyStructure(bs)
-	return bs
-}
-
-func fixBodyStructure(bs imap.BodyStructure) {
+// safeBodyStructure guards go-imap's writer, which panics on a multipart
+// without parts and on a missing extension block or envelope, against
+// whatever the cache holds.
+func safeBodyStructure(bs imap.BodyStructure) imap.BodyStructure {
 	switch bs := bs.(type) {
 	case *imap.BodyStructureMultiPart:
 		if len(bs.Children) == 0 {
-			bs.Children = []imap.BodyStructure{&imap.BodyStructureSinglePart{
-				Type: "text", Subtype: "plain",
-				Text:     &imap.BodyStructureText{},
-				Extended: &imap.BodyStructureSinglePartExt{},
-			}}
+			bs.Children = []imap.BodyStructure{emptyTextPart()}
 		}
-		for _, c := range bs.Children {
-			fixBodyStructure(c)
+		for i, c := range bs.Children {
+			bs.Children[i] = safeBodyStructure(c)
 		}
+		if bs.Extended == nil {
+			bs.Extended = &imap.BodyStructureMultiPartExt{}
+		}
+		return bs
 	case *imap.BodyStructureSinglePart:
-		if bs.MessageRFC822 != nil {
-			if bs.MessageRFC822.BodyStructure == nil {
-				bs.MessageRFC822 = nil
-			} else {
-				fixBodyStructure(bs.MessageRFC822.BodyStructure)
-			}
-		}
 		if bs.Type == "" {
 			bs.Type, bs.Subtype = "text", "plain"
 		}
+		if m := bs.MessageRFC822; m != nil {
+			if m.BodyStructure == nil {
+				bs.MessageRFC822 = nil
+			} else {
+				m.BodyStructure = safeBodyStructure(m.BodyStructure)
+				if m.Envelope == nil {
+					m.Envelope = &imap.Envelope{}
+				}
+			}
+		}
+		if bs.Extended == nil {
+			bs.Extended = &imap.BodyStructureSinglePartExt{}
+		}
+		return bs
+	}
+	return emptyTextPart()
+}
+
+func emptyTextPart() *imap.BodyStructureSinglePart {
+	return &imap.BodyStructureSinglePart{
+		Type: "text", Subtype: "plain",
+		Text:     &imap.BodyStructureText{},
+		Extended: &imap.BodyStructureSinglePartExt{},
 	}
 }

@@ -13,7 +13,7 @@ func TestSelect(t *testing.T) {
 	c.Sx(`^\* OK \[UIDVALIDITY \d+\] UIDs valid$`)
 	c.S(`* OK [UIDNEXT 4] Predicted next UID`,
 		`* FLAGS (\Answered \Deleted \Draft \Flagged \Seen)`,
-		`* OK [PERMANENTFLAGS (\Seen \Answered \Flagged \Deleted \Draft \*)] Permanent flags`,
+		`* OK [PERMANENTFLAGS (\Answered \Deleted \Draft \Flagged \Seen \*)] Permanent flags`,
 		`a1 OK [READ-WRITE] SELECT completed`)
 
 	c.C("a2 EXAMINE Drafts")

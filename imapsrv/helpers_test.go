@@ -60,6 +60,12 @@ func (a testAuth) Authenticate(username, password string) (Account, error) {
 // messages in INBOX, and serves it on a STARTTLS and an implicit TLS port.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with options adjusted by edit.
+func newFixtureWith(t *testing.T, edit func(*Options)) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -97,11 +103,15 @@ func newFixture(t *testing.T) *fixture {
 	f.roots = x509.NewCertPool()
 	f.roots.AppendCertsFromPEM(certPEM)
 
-	f.srv = New(Options{
+	opts := Options{
 		Auth:      testAuth{st},
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-	})
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	f.srv = New(opts)
 	plain, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +163,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+func selfSigned(t testing.TB) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -21,17 +21,6 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	if err != nil {
 		return nil, storeError("select", err)
 	}
-	// Only for the obsolete [UNSEEN n]; a change racing with it makes
-	// that hint slightly stale, which RFC 3501 tolerates.
-	entries, err := st.Entries(m.ID)
-	if err != nil {
-		a.releaseView(v)
-		return nil, storeError("select", err)
-	}
-	seen := make(map[uint32]bool, len(entries))
-	for _, e := range entries {
-		seen[e.UID] = hasFlag(e.Flags, imap.FlagSeen)
-	}
 
 	sel := &selection{
 		sess:         s,
@@ -50,8 +39,9 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	data.NumRecent = uint32(len(sel.recent))
 	data.Flags = v.flagList()
 	data.UIDNext = imap.UID(max(m.UIDNext, v.uidNext, 1))
-	for i, uid := range v.uids {
-		if isSeen, ok := seen[uid]; ok && !isSeen {
+	// Only for the obsolete [UNSEEN n] of IMAP4rev1.
+	for i := range v.msgs {
+		if !hasFlag(v.msgs[i].flags, imap.FlagSeen) {
 			data.FirstUnseenSeqNum = uint32(i) + 1
 			break
 		}
@@ -59,7 +49,8 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	a.mu.Unlock()
 
 	if !sel.readOnly {
-		data.PermanentFlags = append(append([]imap.Flag{}, systemFlags...), imap.FlagWildcard)
+		// Keywords in use, and \* for any new one (RFC 3501 7.1).
+		data.PermanentFlags = append(append([]imap.Flag{}, data.Flags...), imap.FlagWildcard)
 	}
 	sel.recentReported = len(sel.recent)
 
@@ -70,10 +61,12 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	return data, nil
 }
 
-// msgRef is a message of the selected mailbox a command is about.
+// msgRef is a message of the selected mailbox a command is about, as the
+// view had it when the command resolved its set.
 type msgRef struct {
 	seq uint32 // as the client knows it
 	uid uint32
+	viewEntry
 }
 
 // resolve returns the messages of numSet the client can see, in order.
@@ -83,6 +76,7 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) []msgRef {
 		numSet = append(imap.UIDSet(nil), sel.searchRes...)
 	}
 	a := s.acct
+	a.fillView(sel.view)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	v := sel.view
@@ -123,7 +117,7 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) []msgRef {
 			ok = set.Contains(imap.UID(uid))
 		}
 		if ok {
-			refs = append(refs, msgRef{seq: seq, uid: uid})
+			refs = append(refs, msgRef{seq: seq, uid: uid, viewEntry: v.msgs[i]})
 		}
 	}
 	return refs

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -26,6 +27,10 @@ import (
 // DefaultAppendLimit is the largest message APPEND accepts when
 // Options.AppendLimit is zero.
 const DefaultAppendLimit = 64 << 20
+
+// DefaultLoginTimeout is how long a connection may stay unauthenticated
+// when Options.LoginTimeout is zero.
+const DefaultLoginTimeout = time.Minute
 
 // Account is a logged-in mailbridge account as the IMAP server sees it.
 type Account interface {
@@ -56,14 +61,21 @@ type Options struct {
 	// AppendLimit is the largest message APPEND accepts, in bytes
 	// (DefaultAppendLimit if zero).
 	AppendLimit uint32
+	// LoginTimeout is how long a connection may stay unauthenticated,
+	// however busy it keeps, before it is closed (DefaultLoginTimeout if
+	// zero). go-imap itself closes a connection that sends nothing for
+	// 30 seconds before login, or 35 minutes after it (RFC 9051 asks for
+	// at least 30), and allows 5 minutes per literal.
+	LoginTimeout time.Duration
 }
 
 // Server serves IMAP over the stores of the accounts that log in.
 // Its methods are safe for concurrent use.
 type Server struct {
-	opts   Options
-	logger *slog.Logger
-	imap   *imapserver.Server
+	opts     Options
+	logger   *slog.Logger
+	imap     *imapserver.Server
+	throttle *throttle
 
 	mu       sync.Mutex
 	closed   bool
@@ -76,6 +88,9 @@ func New(opts Options) *Server {
 	if opts.AppendLimit == 0 {
 		opts.AppendLimit = DefaultAppendLimit
 	}
+	if opts.LoginTimeout == 0 {
+		opts.LoginTimeout = DefaultLoginTimeout
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -84,6 +99,7 @@ func New(opts Options) *Server {
 		opts:     opts,
 		logger:   logger,
 		accounts: make(map[*store.Store]*account),
+		throttle: newThrottle(),
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: s.newSession,
@@ -123,7 +139,7 @@ func capabilities() imap.CapSet {
 // Serve accepts connections on a plain listener; clients must use STARTTLS
 // before they can log in. It returns nil once Close stops it.
 func (s *Server) Serve(l net.Listener) error {
-	if err := s.imap.Serve(l); err != nil {
+	if err := s.imap.Serve(bufferedListener{l}); err != nil {
 		return fmt.Errorf("imapsrv: %w", err)
 	}
 	return nil
@@ -135,7 +151,10 @@ func (s *Server) ServeTLS(l net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("imapsrv: ServeTLS needs Options.TLSConfig")
 	}
-	return s.Serve(tls.NewListener(l, s.opts.TLSConfig))
+	if err := s.imap.Serve(tls.NewListener(bufferedListener{l}, s.opts.TLSConfig)); err != nil {
+		return fmt.Errorf("imapsrv: %w", err)
+	}
+	return nil
 }
 
 // Close stops every listener, closes every connection and returns once all

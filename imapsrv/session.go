@@ -2,8 +2,11 @@ package imapsrv
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -25,10 +28,11 @@ type session struct {
 	// notify wakes Idle when the store changes the selected mailbox.
 	notify chan struct{}
 
-	mu     sync.Mutex
-	closed bool
-	acct   *account   // nil before login
-	sel    *selection // nil unless a mailbox is selected
+	mu         sync.Mutex
+	closed     bool
+	acct       *account    // nil before login
+	sel        *selection  // nil unless a mailbox is selected
+	loginTimer *time.Timer // running while unauthenticated
 }
 
 // selection is a session's selected mailbox.
@@ -49,7 +53,24 @@ type selection struct {
 }
 
 func newSession(srv *Server, conn *imapserver.Conn) *session {
-	return &session{srv: srv, conn: conn, notify: make(chan struct{}, 1)}
+	s := &session{srv: srv, conn: conn, notify: make(chan struct{}, 1)}
+	s.startLoginTimer()
+	return s
+}
+
+// startLoginTimer closes the connection unless it logs in in time: go-imap
+// only times out silence, and a client trickling commands must not hold
+// an unauthenticated connection open for ever.
+func (s *session) startLoginTimer() {
+	s.loginTimer = time.AfterFunc(s.srv.opts.LoginTimeout, func() {
+		s.mu.Lock()
+		expired := !s.closed && s.acct == nil
+		s.mu.Unlock()
+		if expired {
+			s.srv.logger.Info("imap login timeout", "remote", s.remoteHost())
+			s.conn.Bye("Login timeout")
+		}
+	})
 }
 
 // wake tells an idling session to poll; it never blocks.
@@ -67,6 +88,7 @@ func (s *session) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.loginTimer.Stop()
 	s.logoutLocked()
 	s.srv.sessions.Done()
 	return nil
@@ -81,15 +103,26 @@ func (s *session) logoutLocked() {
 }
 
 func (s *session) Login(username, password string) error {
+	keys := []string{addrKey(s.remoteHost()), userKey(username)}
+	if wait := s.srv.throttle.wait(keys...); wait > 0 {
+		s.srv.logger.Info("imap login throttled", "user", username, "remote", s.remoteHost(), "wait", wait.Round(time.Second))
+		return &imap.Error{
+			Type: imap.StatusResponseTypeNo,
+			Code: imap.ResponseCodeUnavailable,
+			Text: fmt.Sprintf("Too many failed logins, try again in %d seconds", int(wait.Seconds())+1),
+		}
+	}
 	acct, err := s.srv.opts.Auth.Authenticate(username, password)
 	if err != nil {
-		s.srv.logger.Info("imap login refused", "user", username, "err", err)
+		s.srv.throttle.fail(keys...)
+		s.srv.logger.Info("imap login refused", "user", username, "remote", s.remoteHost(), "err", err)
 		var imapErr *imap.Error
 		if errors.As(err, &imapErr) {
 			return imapErr
 		}
 		return imapserver.ErrAuthFailed
 	}
+	s.srv.throttle.succeed(keys...)
 	a, err := s.srv.acquireAccount(acct.Store())
 	if err != nil {
 		s.srv.logger.Error("imap login: open account", "user", username, "err", err)
@@ -97,14 +130,26 @@ func (s *session) Login(username, password string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.loginTimer.Stop()
 	s.acct = a
 	return nil
+}
+
+// remoteHost is the client's address without the port, what throttling
+// counts failures against.
+func (s *session) remoteHost() string {
+	addr := s.conn.NetConn().RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 func (s *session) Unauthenticate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.logoutLocked()
+	s.startLoginTimer()
 	return nil
 }
 
@@ -196,7 +241,15 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	case <-s.notify:
 	default:
 	}
-	if err := s.Poll(w, true); err != nil {
+	// The connection's reader is blocked waiting for DONE: nothing else
+	// flushes what Poll writes.
+	poll := func() error {
+		if err := s.Poll(w, true); err != nil {
+			return err
+		}
+		return flushConn(s.conn.NetConn())
+	}
+	if err := poll(); err != nil {
 		return err
 	}
 	for {
@@ -204,7 +257,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		case <-stop:
 			return nil
 		case <-s.notify:
-			if err := s.Poll(w, true); err != nil {
+			if err := poll(); err != nil {
 				return err
 			}
 		}

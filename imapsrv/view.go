@@ -1,8 +1,10 @@
 package imapsrv
 
 import (
+	"cmp"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -14,16 +16,22 @@ import (
 var systemFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
 
 // mailboxView is the server-side view of one store mailbox shared by the
-// sessions that have it selected: its UIDs in order, which is what message
-// sequence numbers index, and the flags in use. Every field is guarded by
-// account.mu.
+// sessions that have it selected: its messages in UID order, which is what
+// message sequence numbers index, with what FETCH and SEARCH need of them
+// besides the body, and the flags in use. Kept current from the store's
+// change stream, it spares every command a scan of the mailbox. Every
+// field is guarded by account.mu.
 type mailboxView struct {
 	id      uint64
 	refs    int
 	tracker *imapserver.MailboxTracker
-	uids    []uint32 // ascending; len(uids) == the tracker's message count
-	uidNext uint32   // above every UID seen
+	uids    []uint32    // ascending; len(uids) == the tracker's message count
+	msgs    []viewEntry // msgs[i] is the message with UID uids[i]
+	uidNext uint32      // above every UID seen
 	flags   map[imap.Flag]struct{}
+	// partial counts entries whose MsgID, Date and Size are not known
+	// yet (added by a change that does not carry them); fill loads them.
+	partial int
 
 	selections map[*selection]struct{}
 	// expect maps a UID to the selection whose STORE or FETCH is changing
@@ -31,10 +39,26 @@ type mailboxView struct {
 	expect map[uint32]*selection
 }
 
+// viewEntry is a message of a mailboxView. Flags is replaced, never
+// modified in place, so a copy taken under account.mu stays valid.
+type viewEntry struct {
+	msgID uint64 // 0 while partial
+	flags []string
+	date  time.Time
+	size  int64
+}
+
 func newMailboxView(id uint64, entries []store.Entry) *mailboxView {
+	// The store returns entries in UID order; make sure of it, since
+	// binary searches below depend on it.
+	if !slices.IsSortedFunc(entries, func(a, b store.Entry) int { return cmp.Compare(a.UID, b.UID) }) {
+		entries = slices.Clone(entries)
+		slices.SortFunc(entries, func(a, b store.Entry) int { return cmp.Compare(a.UID, b.UID) })
+	}
 	v := &mailboxView{
 		id:         id,
 		uids:       make([]uint32, 0, len(entries)),
+		msgs:       make([]viewEntry, 0, len(entries)),
 		flags:      make(map[imap.Flag]struct{}),
 		selections: make(map[*selection]struct{}),
 		expect:     make(map[uint32]*selection),
@@ -44,11 +68,9 @@ func newMailboxView(id uint64, entries []store.Entry) *mailboxView {
 	}
 	for _, e := range entries {
 		v.uids = append(v.uids, e.UID)
+		v.msgs = append(v.msgs, viewEntry{msgID: e.MsgID, flags: e.Flags, date: e.Date, size: e.Size})
 		v.addFlags(e.Flags)
 	}
-	// The store returns entries in UID order; make sure of it, since
-	// binary searches below depend on it.
-	slices.Sort(v.uids)
 	if n := len(v.uids); n > 0 {
 		v.uidNext = v.uids[n-1] + 1
 	}
@@ -97,6 +119,10 @@ func (a *account) applyLocked(v *mailboxView, c store.Change) {
 			return
 		}
 		v.uids = append(v.uids, c.UID)
+		v.msgs = append(v.msgs, addedEntry(c))
+		if v.msgs[len(v.msgs)-1].msgID == 0 {
+			v.partial++
+		}
 		if c.UID >= v.uidNext {
 			v.uidNext = c.UID + 1
 		}
@@ -111,6 +137,10 @@ func (a *account) applyLocked(v *mailboxView, c store.Change) {
 			return
 		}
 		v.uids = slices.Delete(v.uids, i, i+1)
+		if v.msgs[i].msgID == 0 {
+			v.partial--
+		}
+		v.msgs = slices.Delete(v.msgs, i, i+1)
 		delete(v.expect, c.UID)
 		v.tracker.QueueExpunge(uint32(i) + 1)
 		for sel := range v.selections {
@@ -125,6 +155,7 @@ func (a *account) applyLocked(v *mailboxView, c store.Change) {
 		if v.addFlags(c.Flags) {
 			v.tracker.QueueMailboxFlags(v.flagList())
 		}
+		v.msgs[i].flags = c.Flags
 		flags := toIMAPFlags(c.Flags)
 		source := v.expect[c.UID]
 		delete(v.expect, c.UID)
@@ -185,3 +216,28 @@ func toIMAPFlags(flags []string) []imap.Flag {
 
 // flagRecent is RFC 3501's session flag; go-imap v2 does not export it.
 const flagRecent imap.Flag = `\Recent`
+
+// addedEntry is the view entry of a ChangeAdded.
+func addedEntry(c store.Change) viewEntry {
+	return viewEntry{flags: c.Flags}
+}
+
+// fillLocked completes partial entries from a fresh store listing.
+// MsgID, Date and Size never change for a UID, so a listing that is
+// older or newer than the view is equally good for them.
+func (v *mailboxView) fillLocked(entries []store.Entry) {
+	j := 0
+	for i, uid := range v.uids {
+		if v.msgs[i].msgID != 0 {
+			continue
+		}
+		for j < len(entries) && entries[j].UID < uid {
+			j++
+		}
+		if j < len(entries) && entries[j].UID == uid {
+			e := &entries[j]
+			v.msgs[i].msgID, v.msgs[i].date, v.msgs[i].size = e.MsgID, e.Date, e.Size
+			v.partial--
+		}
+	}
+}

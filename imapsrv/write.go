@@ -1,6 +1,8 @@
 package imapsrv
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +10,9 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/mailbridge/mailbridge/store"
 )
 
 // The commands that change the selected mailbox or add to one. None of
@@ -29,37 +34,24 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	}
 	want := storableFlags(flags.Flags)
 	uids := uidsOf(refs)
-	st := s.store()
 
-	var before map[uint32][]string
-	if !flags.Silent {
-		// Messages whose flags do not change produce no store change,
-		// but STORE still answers with their flags.
-		entries, err := st.Entries(sel.mbox.ID)
-		if err != nil {
-			return storeError("store", err)
-		}
-		before = make(map[uint32][]string, len(refs))
-		for _, e := range entries {
-			before[e.UID] = e.Flags
-		}
-	} else {
+	if flags.Silent {
 		s.expect(sel, uids)
 		defer s.unexpect(sel, uids)
 	}
-
-	if _, err := st.SetFlags(sel.mbox.ID, uids, flags.Op, want); err != nil {
+	if _, err := s.store().SetFlags(sel.mbox.ID, uids, flags.Op, want); err != nil {
 		return storeError("store", err)
 	}
 	if flags.Silent {
 		return nil
 	}
+	// Messages whose flags do not change produce no store change, but
+	// STORE still answers with their flags.
 	for _, r := range refs {
-		old, ok := before[r.uid]
-		if !ok || !sameFlags(old, applyFlags(old, flags.Op, want)) {
+		if !sameFlags(r.flags, applyFlags(r.flags, flags.Op, want)) {
 			continue // the tracker reports it
 		}
-		if err := s.writeFlags(w, sel, r, old); err != nil {
+		if err := s.writeFlags(w, sel, r, r.flags); err != nil {
 			return err
 		}
 	}
@@ -181,8 +173,10 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, err
 	}
-	if dst.ID == sel.mbox.ID {
-		return nil, errSameBox
+	if dst.ID == sel.mbox.ID && sel.readOnly {
+		// A message is in a mailbox once: a copy onto its own mailbox
+		// gives it a new UID there, which takes the old one away.
+		return nil, errReadOnly
 	}
 	refs := s.resolve(sel, numSet)
 	if len(refs) == 0 {
@@ -206,9 +200,6 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	dst, err := s.mailboxFor("move", dest)
 	if err != nil {
 		return err
-	}
-	if dst.ID == sel.mbox.ID {
-		return errSameBox
 	}
 	refs := s.resolve(sel, numSet)
 	if len(refs) == 0 {
@@ -251,6 +242,11 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	if len(raw) == 0 {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Empty message"}
 	}
+	if m.Role == store.RoleSent {
+		if uid, ok := s.alreadySent(m, raw); ok {
+			return &imap.AppendData{UID: imap.UID(uid), UIDValidity: m.UIDValidity}, nil
+		}
+	}
 	date := options.Time
 	if date.IsZero() {
 		date = time.Now()
@@ -260,4 +256,28 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 		return nil, destError("append", err)
 	}
 	return &imap.AppendData{UID: imap.UID(uid), UIDValidity: validity}, nil
+}
+
+// alreadySent finds the copy of a message that is already in Sent: a
+// client saves what it has just sent over SMTP, and the upstream keeps
+// its own copy of every message it sends, which the syncer brings in.
+// Storing the client's copy too would show the message twice. The
+// Message-ID identifies it; its UID answers the APPEND.
+func (s *session) alreadySent(m store.Mailbox, raw []byte) (uint32, bool) {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return 0, false
+	}
+	id := strings.TrimSpace(h.Get("Message-Id"))
+	if !strings.HasPrefix(id, "<") || !strings.HasSuffix(id, ">") || len(id) < 5 {
+		return 0, false
+	}
+	uids, err := s.store().Search(m.ID, &imap.SearchCriteria{
+		Header: []imap.SearchCriteriaHeaderField{{Key: "Message-Id", Value: id}},
+	})
+	if err != nil || len(uids) == 0 {
+		return 0, false
+	}
+	s.srv.logger.Debug("imap append: message already in Sent", "uid", uids[len(uids)-1])
+	return uids[len(uids)-1], true
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mailbridge/mailbridge/store"
+	"github.com/mailbridge/mailbridge/upstream"
 )
 
 func mustMailbox(t *testing.T, f *fixture, name string) store.Mailbox {
@@ -105,6 +106,16 @@ func TestSearch(t *testing.T) {
 	c.C("r2 FETCH $ UID")
 	has(t, c.OK("r2"), "* 3 FETCH (UID 3)")
 
+	// \Recent belongs to the session that saw the message arrive.
+	f.addMessage("m9", 0, newInboxMessage, upstream.Inbox)
+	c.C("n1 NOOP")
+	has(t, c.OK("n1"), "* 4 EXISTS", "* 1 RECENT")
+	search("SEARCH RECENT", "* SEARCH 4")
+	search("SEARCH NEW", "* SEARCH 4")
+	search("SEARCH OLD", "* SEARCH 1 2 3")
+	search("SEARCH NOT RECENT UNSEEN", "* SEARCH 2 3")
+	c.C("r2b SEARCH $ UNSEEN")
+	has(t, c.OK("r2b"), "* SEARCH 3")
 	c.C("r3 SEARCH KEYWORD $Work")
 	has(t, c.OK("r3"), "* SEARCH")
 	// go-imap answers some parse errors (sequence sets) with NO [SERVERBUG].
@@ -132,9 +143,6 @@ func TestCopyMoveExpunge(t *testing.T) {
 	c.checkCode(t, "TRYCREATE")
 	c.C(`a3 COPY 1 "All Mail"`)
 	c.NO("a3")
-	c.C("a4 COPY 1 INBOX")
-	c.NO("a4")
-
 	c.C("a5 UID MOVE 3 Work")
 	lines := c.OK("a5")
 	has(t, lines, "* OK [COPYUID "+itoa(int(work.UIDValidity))+" 3 1] COPY completed", "* 3 EXPUNGE")
@@ -159,6 +167,43 @@ func TestCopyMoveExpunge(t *testing.T) {
 		t.Errorf("outbox: %d ops, %v", ops, err)
 	}
 	_ = inbox
+}
+
+// TestCopyMoveSameMailbox: a message is in a mailbox once, so COPY or
+// MOVE onto its own mailbox gives it a new UID there (RFC 4315's COPYUID
+// says which) and the old one goes, as an EXPUNGE.
+func TestCopyMoveSameMailbox(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	other := f.login()
+	c.C("s SELECT INBOX")
+	c.OK("s")
+	other.C("s EXAMINE INBOX")
+	other.OK("s")
+	v := itoa(int(mustMailbox(t, f, "INBOX").UIDValidity))
+
+	c.C("a1 UID MOVE 2 INBOX")
+	lines := c.OK("a1")
+	has(t, lines, "* OK [COPYUID "+v+" 2 4] COPY completed", "* 2 EXPUNGE", "* 3 EXISTS")
+	c.C("a2 COPY 1 INBOX")
+	lines = c.OK("a2")
+	has(t, lines, "* 1 EXPUNGE", "* 3 EXISTS")
+	if want := "a2 OK [COPYUID " + v + " 1 5] COPY completed"; c.lastTagged != want {
+		t.Errorf("got  %q\nwant %q", c.lastTagged, want)
+	}
+	c.C("a3 FETCH 1:* (UID FLAGS)")
+	has(t, c.OK("a3"), `* 1 FETCH (UID 3 FLAGS (\Flagged))`, `* 2 FETCH (UID 4 FLAGS (\Recent))`, `* 3 FETCH (UID 5 FLAGS (\Seen \Recent))`)
+
+	// The other session learns the same at its next command.
+	other.C("b1 NOOP")
+	has(t, other.OK("b1"), "* 2 EXPUNGE", "* 1 EXPUNGE", "* 3 EXISTS")
+	other.C("b2 UID FETCH 1:* UID")
+	has(t, other.OK("b2"), "* 1 FETCH (UID 3)", "* 2 FETCH (UID 4)", "* 3 FETCH (UID 5)")
+	other.C("b3 COPY 1 INBOX")
+	other.NO("b3")
+	if n := mustMailbox(t, f, "INBOX").Messages; n != 3 {
+		t.Errorf("INBOX holds %d messages in the store, want 3", n)
+	}
 }
 
 func TestAppend(t *testing.T) {
@@ -260,4 +305,38 @@ func TestMalformedCommands(t *testing.T) {
 	c.OK("d1")
 	c.C("d2 FETCH 1 UID")
 	has(t, c.OK("d2"), "* 1 FETCH (UID 1)")
+}
+
+// TestAppendToSentKeepsOneCopy: a client saving a message it has sent
+// over SMTP into Sent gets the UID of the copy the upstream already put
+// there, not a second copy.
+func TestAppendToSentKeepsOneCopy(t *testing.T) {
+	f := newFixture(t)
+	sent := crlf(`From: Alice <alice@example.org>
+To: bob@example.com
+Subject: Sent once
+Message-ID: <sent-1@example.org>
+
+Hello Bob.
+`)
+	f.addMessage("s1", upstream.FlagSeen, sent, upstream.Sent)
+	c := f.login()
+	box := mustMailbox(t, f, "Sent")
+	c.C("a1 APPEND Sent (\\Seen) " + literalPlus(sent))
+	c.OK("a1")
+	if want := "a1 OK [APPENDUID " + itoa(int(box.UIDValidity)) + " 1] APPEND completed"; c.lastTagged != want {
+		t.Errorf("got  %q\nwant %q", c.lastTagged, want)
+	}
+	// Another message, and the same one into another mailbox, are stored.
+	other := strings.Replace(sent, "sent-1@", "sent-2@", 1)
+	c.C("a2 APPEND Sent " + literalPlus(other))
+	c.OK("a2")
+	c.C("a3 APPEND Drafts " + literalPlus(sent))
+	c.OK("a3")
+	if n := mustMailbox(t, f, "Sent").Messages; n != 2 {
+		t.Errorf("Sent holds %d messages, want 2", n)
+	}
+	if n := mustMailbox(t, f, "Drafts").Messages; n != 1 {
+		t.Errorf("Drafts holds %d messages, want 1", n)
+	}
 }

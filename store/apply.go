@@ -38,8 +38,11 @@ func (s *Store) Apply(c Changes) error {
 		"messages", len(c.Messages), "updated", len(c.Updated), "deleted", len(c.Deleted), "echoes", len(c.OpIDs))
 	return s.update(func(w *wtx) error {
 		// System labels first, so that a user label called "Inbox" can
-		// never take the name INBOX from the real one.
-		for _, system := range []bool{true, false} {
+		// never take the name INBOX from the real one. User labels twice:
+		// a label renamed onto a name another frees later in the batch
+		// (a swap, a rename undone) gets it on the second pass instead
+		// of keeping a " (2)" name.
+		for _, system := range []bool{true, false, false} {
 			for _, m := range c.Mailboxes {
 				if (m.Kind == upstream.KindSystem) == system {
 					if err := w.applyMailbox(m); err != nil {
@@ -69,6 +72,9 @@ func (s *Store) Apply(c Changes) error {
 					return err
 				}
 				continue
+			}
+			if w.gone.Get([]byte(in.Meta.ID)) != nil {
+				continue // deleted here, the delete not pushed yet
 			}
 			if in.OpID != "" && in.Body == nil {
 				// The echo of an import that was dropped between the
@@ -239,6 +245,13 @@ func (w *wtx) newMessage(in *Incoming) error {
 	if err := w.bodies.Put(k, w.s.seal.seal(bktBodies, k, in.Body)); err != nil {
 		return fmt.Errorf("store: write body: %w", err)
 	}
+	a := in.Analysis
+	if a == nil {
+		a = w.s.Analyze(in.Body)
+	}
+	if err := w.putAnalysis(id, a); err != nil {
+		return err
+	}
 	if err := w.msgUp.Put([]byte(in.Meta.ID), k); err != nil {
 		return fmt.Errorf("store: write message index: %w", err)
 	}
@@ -307,4 +320,43 @@ func (s *Store) Cursor() (string, error) {
 		return nil
 	})
 	return cur, err
+}
+
+// MessageIDRange returns the cached upstream message IDs greater than
+// after and at most upTo ("" for no upper bound), in byte order. A full
+// resync lists the upstream in pages of ascending IDs and diffs each page
+// against this range, so it never holds every ID of a large mailbox.
+func (s *Store) MessageIDRange(after, upTo string) ([]string, error) {
+	var ids []string
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bktMsgUp)).Cursor()
+		k, _ := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, _ = c.Next()
+		}
+		for ; k != nil && (upTo == "" || string(k) <= upTo); k, _ = c.Next() {
+			ids = append(ids, string(k))
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// UpstreamID returns the upstream ID of a cached message, "" while an
+// appended message waits for its import.
+func (s *Store) UpstreamID(msgID uint64) (string, error) {
+	var id string
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket([]byte(bktMessages)).Get(u64key(msgID))
+		if v == nil {
+			return fmt.Errorf("%w: id %d", ErrNoMessage, msgID)
+		}
+		rec, err := decodeMsg(v)
+		if err != nil {
+			return err
+		}
+		id = rec.upstreamID
+		return nil
+	})
+	return id, err
 }

@@ -3,10 +3,16 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/mailbridge/mailbridge/upstream"
+	"github.com/mailbridge/mailbridge/upstream/mock"
 )
 
 func batch(n, size, start int) []Incoming {
@@ -49,5 +55,68 @@ func BenchmarkEntries(b *testing.B) {
 		if err != nil || len(es) != 10000 {
 			b.Fatal(len(es), err)
 		}
+	}
+}
+
+// searchBenchN is the cache size of BenchmarkSearch: 10,000 unless
+// MAILBRIDGE_BENCH_N says otherwise (100000 for the target).
+func searchBenchN() int {
+	if n, err := strconv.Atoi(os.Getenv("MAILBRIDGE_BENCH_N")); err == nil && n > 0 {
+		return n
+	}
+	return 10000
+}
+
+// BenchmarkSearch answers SEARCH over a mailbox of seeded messages
+// (realistic text, several languages) plus one with a unique word.
+func BenchmarkSearch(b *testing.B) {
+	n := searchBenchN()
+	s, _ := seeded(b)
+	me := upstream.Address{Email: mock.DemoEmail, Name: "Demo User"}
+	msgs := mock.SeedMessages(n, 1, me)
+	for start := 0; start < len(msgs); start += 1000 {
+		end := min(start+1000, len(msgs))
+		in := make([]Incoming, 0, end-start)
+		var wg sync.WaitGroup
+		ana := make([]*Analysis, end-start)
+		for i := start; i < end; i++ {
+			wg.Go(func() { ana[i-start] = s.Analyze(msgs[i].Raw) })
+		}
+		wg.Wait()
+		for i := start; i < end; i++ {
+			in = append(in, Incoming{Meta: upstream.MessageMeta{ID: msgs[i].ID, MailboxIDs: []string{upstream.Inbox}, Date: msgs[i].Date},
+				Body: msgs[i].Raw, Analysis: ana[i-start]})
+		}
+		if err := s.Apply(Changes{Messages: in}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Apply(Changes{Messages: []Incoming{{Meta: upstream.MessageMeta{ID: "unique", MailboxIDs: []string{upstream.Inbox}},
+		Body: []byte("Subject: hello\r\n\r\nThe xylophonist arrives at noon.\r\n")}}}); err != nil {
+		b.Fatal(err)
+	}
+	inbox := box(b, s, "INBOX").ID
+	queries := []struct {
+		name string
+		c    imap.SearchCriteria
+	}{
+		{"text-rare-word", imap.SearchCriteria{Text: []string{"xylophonist"}}},
+		{"text-common-word", imap.SearchCriteria{Text: []string{"weather"}}},
+		{"text-phrase", imap.SearchCriteria{Text: []string{"the staging server"}}},
+		{"from-address", imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "From", Value: "alice@example.test"}}}},
+		{"unseen-since", imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}, Since: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}},
+	}
+	for _, q := range queries {
+		b.Run(q.name, func(b *testing.B) {
+			var hits int
+			for b.Loop() {
+				got, err := s.Search(inbox, &q.c)
+				if err != nil {
+					b.Fatal(err)
+				}
+				hits = len(got)
+			}
+			b.ReportMetric(float64(hits), "hits")
+		})
 	}
 }

@@ -185,6 +185,9 @@ func (w *wtx) deleteMessage(msgID uint64, rec *msgRec) error {
 	if err := w.messages.Delete(k); err != nil {
 		return fmt.Errorf("store: delete message: %w", err)
 	}
+	if err := w.dropAnalysis(msgID); err != nil {
+		return err
+	}
 	if rec.upstreamID != "" {
 		if err := w.msgUp.Delete([]byte(rec.upstreamID)); err != nil {
 			return fmt.Errorf("store: delete message index: %w", err)

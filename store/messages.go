@@ -68,6 +68,7 @@ func (s *Store) Body(msgID uint64) ([]byte, error) {
 // echo binds it). It returns the message's UID and the mailbox's
 // UIDVALIDITY for APPENDUID.
 func (s *Store) Append(mailboxID uint64, raw []byte, flags []string, date time.Time) (uid, uidValidity uint32, err error) {
+	a := s.Analyze(raw) // outside the write lock
 	err = s.update(func(w *wtx) error {
 		mb, err := w.mailbox(mailboxID)
 		if err != nil {
@@ -92,6 +93,9 @@ func (s *Store) Append(mailboxID uint64, raw []byte, flags []string, date time.T
 		k := u64key(id)
 		if err := w.bodies.Put(k, w.s.seal.seal(bktBodies, k, raw)); err != nil {
 			return fmt.Errorf("store: write body: %w", err)
+		}
+		if err := w.putAnalysis(id, a); err != nil {
+			return err
 		}
 		if uid, err = w.addEntry(id, rec, mb, fs.deleted); err != nil {
 			return err

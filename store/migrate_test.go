@@ -56,6 +56,17 @@ func TestOpenFrozenV1(t *testing.T) {
 	if len(ops) != 2 || ops[0].Update.SetFlags != upstream.FlagSeen || ops[1].Kind != OpImport {
 		t.Fatalf("ops = %+v", ops)
 	}
+	// Migration 2 parsed and indexed what version 1 had cached.
+	p, err := s.Parsed(es[1].MsgID)
+	must(t, err)
+	if p.Envelope.Subject != "message b" {
+		t.Errorf("migrated envelope = %+v", p.Envelope)
+	}
+	found, err := s.Search(box(t, s, "INBOX").ID, &imap.SearchCriteria{Body: []string{"body of b"}})
+	must(t, err)
+	if !slices.Equal(found, []uint32{2}) {
+		t.Errorf("search after migration = %v", found)
+	}
 	// Still writable after the upgrade.
 	must(t, s.Apply(Changes{Messages: []Incoming{msg("d", "inbox")}}))
 	if uid := uidOf(t, s, "INBOX", "d"); uid != 4 {

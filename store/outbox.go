@@ -82,6 +82,17 @@ func (w *wtx) addOp(op *opRec) (uint64, error) {
 			return 0, fmt.Errorf("store: pending count: %w", err)
 		}
 	}
+	if op.Kind == OpDelete {
+		// Until the upstream has deleted them, a full resync would list
+		// these messages and download them again: remember they are gone.
+		for _, r := range op.Msgs {
+			if r.U != "" {
+				if err := w.gone.Put([]byte(r.U), u64key(seq)); err != nil {
+					return 0, fmt.Errorf("store: write tombstone: %w", err)
+				}
+			}
+		}
+	}
 	queued := binary.BigEndian.AppendUint64([]byte{refQueued}, seq)
 	switch op.Kind {
 	case OpImport:
@@ -155,6 +166,15 @@ func (w *wtx) removeOp(seq uint64, op *opRec) error {
 	for _, id := range op.localMessages() {
 		if err := w.addPending(id, -1); err != nil {
 			return fmt.Errorf("store: pending count: %w", err)
+		}
+	}
+	if op.Kind == OpDelete {
+		for _, r := range op.Msgs {
+			if r.U != "" {
+				if err := w.gone.Delete([]byte(r.U)); err != nil {
+					return fmt.Errorf("store: delete tombstone: %w", err)
+				}
+			}
 		}
 	}
 	return nil

@@ -271,3 +271,25 @@ func TestIsOwnImportEchoWithoutBody(t *testing.T) {
 		t.Fatal("a message without a body was stored")
 	}
 }
+
+// A message expunged for good here must not come back from a resync
+// listing that still shows it before the delete is pushed.
+func TestExpungedNotReaddedBeforePush(t *testing.T) {
+	s, _ := seeded(t)
+	must(t, s.Apply(Changes{Messages: []Incoming{msg("a", "trash"), msg("b", "trash")}}))
+	trash := box(t, s, "Trash")
+	_, err := s.SetFlags(trash.ID, []uint32{1}, imap.StoreFlagsAdd, []string{`\Deleted`})
+	must(t, err)
+	_, err = s.Expunge(trash.ID, nil)
+	must(t, err)
+	must(t, s.Apply(Changes{Messages: []Incoming{msg("a", "trash")}}))
+	wantBodies(t, s, "Trash", "b")
+	ops := pending(t, s)
+	if len(ops) != 1 || ops[0].Kind != OpDelete {
+		t.Fatalf("ops = %+v", ops)
+	}
+	must(t, s.CompleteOp(ops[0].Seq, ""))
+	// Once the delete is done upstream, the ID is an ordinary one again.
+	must(t, s.Apply(Changes{Messages: []Incoming{msg("a", "trash")}}))
+	wantBodies(t, s, "Trash", "a", "b")
+}

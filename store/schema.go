@@ -22,6 +22,12 @@ const (
 	bktOpIDs     = "opids"     // OpID -> seq u64 of a queued op
 	bktRefs      = "refs"      // kind byte + local ID u64 -> 'p' seq u64 (create/import queued) or 'b' upstream ID (bound)
 	bktPending   = "pending"   // message ID u64 -> u32 number of queued ops that touch the message
+
+	// Since version 2.
+	bktParsed   = "parsed"   // message ID u64 -> sealed JSON parsedWire (envelope, body structure, header)
+	bktPostings = "postings" // term key u64 + chunk u32 -> message IDs (uvarint deltas)
+	bktVocab    = "vocab"    // word key u64 -> sealed word
+	bktGone     = "gone"     // upstream message ID -> seq u64 of the queued OpDelete
 )
 
 // Keys in bktMeta.
@@ -47,7 +53,26 @@ type migration struct {
 func migrations() []migration {
 	return []migration{
 		{version: 1, up: migrateV1},
+		{version: 2, up: migrateV2},
 	}
+}
+
+// migrateV2 adds the parsed form, search document and index of every
+// cached message (parse once, at sync time, from now on).
+func migrateV2(w *wtx) error {
+	for _, name := range []string{bktParsed, bktPostings, bktVocab, bktGone} {
+		if _, err := w.tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	w.loadBuckets()
+	return w.bodies.ForEach(func(k, v []byte) error {
+		body, err := w.s.seal.open(bktBodies, k, v)
+		if err != nil {
+			return err
+		}
+		return w.putAnalysis(decodeU64(k), w.s.Analyze(body))
+	})
 }
 
 func migrateV1(w *wtx) error {

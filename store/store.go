@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,7 +28,10 @@ type Options struct {
 type Store struct {
 	db   *bolt.DB
 	seal *sealer
-	log  *slog.Logger
+	// idxCipher keys the search index's hashes (termKey).
+	idxCipher cipher.Block
+	log       *slog.Logger
+	vocab     vocabulary
 
 	// wmu serialises write transactions together with the notification
 	// of their changes, so that watchers see changes in commit order.
@@ -37,6 +42,10 @@ type Store struct {
 	nextW    int
 
 	outboxSig chan struct{}
+
+	// wordSets recycles Analyze's word tables: a few tens of KiB per
+	// message otherwise, the largest allocation of a sync after decryption.
+	wordSets sync.Pool
 }
 
 // Open opens or creates the cache file, checks the key and upgrades the
@@ -45,6 +54,14 @@ func Open(opts Options) (*Store, error) {
 	seal, err := newSealer(opts.Key)
 	if err != nil {
 		return nil, err
+	}
+	idxKey, err := indexKey(opts.Key)
+	if err != nil {
+		return nil, err
+	}
+	idxCipher, err := aes.NewCipher(idxKey)
+	if err != nil {
+		return nil, fmt.Errorf("store: index key: %w", err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -61,6 +78,7 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		db:        db,
 		seal:      seal,
+		idxCipher: idxCipher,
 		log:       log,
 		watchers:  make(map[int]func(Change)),
 		outboxSig: make(chan struct{}, 1),
@@ -98,6 +116,7 @@ func (s *Store) update(fn func(w *wtx) error) error {
 	if err != nil {
 		return err
 	}
+	s.addWords(w.newWords)
 	if w.opsAdded {
 		select {
 		case s.outboxSig <- struct{}{}:

@@ -62,6 +62,9 @@ type Incoming struct {
 	// own imports; it binds the message appended locally instead of
 	// creating a second copy.
 	OpID string
+	// Analysis is Body parsed by Store.Analyze, ideally on the caller's
+	// worker goroutines; nil makes Apply parse it in the writer.
+	Analysis *Analysis
 }
 
 // Changes is one batch from the upstream, applied in one write transaction.

@@ -27,8 +27,14 @@ type wtx struct {
 	changes  []Change
 	opsAdded bool
 
+	// Index terms and words queued by putAnalysis, written by flush.
+	post     map[uint64][]uint64
+	words    map[uint64]string // vocabulary key -> word
+	newWords []string          // words added to the vocabulary, for the cache
+
 	meta, mailboxes, messages, msgUp, bodies, entries *bolt.Bucket
 	keywords, outbox, opIDs, refs, pending            *bolt.Bucket
+	parsed, postings, vocab, gone                     *bolt.Bucket
 }
 
 func (s *Store) newWtx(tx *bolt.Tx) (*wtx, error) {
@@ -52,6 +58,7 @@ func (w *wtx) loadBuckets() {
 	w.meta, w.mailboxes, w.messages, w.msgUp = b(bktMeta), b(bktMailboxes), b(bktMessages), b(bktMsgUp)
 	w.bodies, w.entries, w.keywords, w.outbox = b(bktBodies), b(bktEntries), b(bktKeywords), b(bktOutbox)
 	w.opIDs, w.refs, w.pending = b(bktOpIDs), b(bktRefs), b(bktPending)
+	w.parsed, w.postings, w.vocab, w.gone = b(bktParsed), b(bktPostings), b(bktVocab), b(bktGone)
 }
 
 // loadMailboxes reads and unseals every mailbox record, in ID order.
@@ -72,8 +79,14 @@ func loadMailboxes(tx *bolt.Tx, seal *sealer) ([]Mailbox, error) {
 	return out, err
 }
 
-// flush writes the mailbox records changed in this transaction.
+// flush writes the mailbox records changed in this transaction and the
+// index terms it queued.
 func (w *wtx) flush() error {
+	if len(w.post) > 0 || len(w.words) > 0 {
+		if err := w.flushIndex(); err != nil {
+			return err
+		}
+	}
 	for id := range w.dirty {
 		mb, ok := w.mboxes[id]
 		if !ok {

@@ -16,7 +16,7 @@ type backoff struct {
 	n        int
 }
 
-func newBackoff() *backoff { return &backoff{min: 100 * time.Millisecond, max: 30 * time.Second} }
+func newBackoff(max time.Duration) *backoff { return &backoff{min: 100 * time.Millisecond, max: max} }
 
 func (b *backoff) reset() { b.n = 0 }
 
@@ -48,8 +48,8 @@ func (b *backoff) wait(ctx context.Context, err error) error {
 
 // retry runs f until it succeeds, fails for good or ctx ends, waiting
 // between attempts. At most attempts tries are made (0 = unbounded).
-func retry[T any](ctx context.Context, attempts int, f func() (T, error)) (T, error) {
-	b := newBackoff()
+func retry[T any](ctx context.Context, s *Syncer, attempts int, f func() (T, error)) (T, error) {
+	b := newBackoff(s.opts.MaxBackoff)
 	for i := 1; ; i++ {
 		v, err := f()
 		if err == nil || !upstream.Retryable(err) || ctx.Err() != nil || (attempts > 0 && i >= attempts) {

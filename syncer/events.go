@@ -12,7 +12,7 @@ import (
 // eventLoop runs the initial sync if needed, then long-polls the upstream
 // and applies each batch of events in one store transaction.
 func (s *Syncer) eventLoop(ctx context.Context) error {
-	b := newBackoff()
+	b := newBackoff(s.opts.MaxBackoff)
 	for ctx.Err() == nil {
 		err := s.step(ctx)
 		switch {

@@ -15,9 +15,10 @@ import (
 	"github.com/mailbridge/mailbridge/upstream"
 )
 
-// fetchAttempts bounds the retries for one message, so that a message the
-// upstream cannot serve never blocks a sync.
-const fetchAttempts = 5
+// fetchAttempts bounds the tries for one message, so that a message the
+// upstream cannot serve never blocks a sync, while a merely flaky upstream
+// (a fifth of calls failing) still almost never leaves a placeholder.
+const fetchAttempts = 10
 
 // fetch downloads and decrypts metas with bounded parallelism and returns
 // them in the order given, so UIDs follow the upstream's order. Messages
@@ -62,7 +63,7 @@ feed:
 }
 
 func (s *Syncer) fetchOne(ctx context.Context, meta upstream.MessageMeta) (store.Incoming, bool) {
-	msg, err := retry(ctx, fetchAttempts, func() (*upstream.Message, error) {
+	msg, err := retry(ctx, s, fetchAttempts, func() (*upstream.Message, error) {
 		return s.opts.Session.GetMessage(ctx, meta.ID)
 	})
 	switch {
@@ -74,7 +75,8 @@ func (s *Syncer) fetchOne(ctx context.Context, meta upstream.MessageMeta) (store
 	default:
 		s.failed.Add(1)
 		s.log.Warn("message could not be fetched; storing a placeholder", "id", meta.ID, "err", err)
-		return store.Incoming{Meta: meta, Body: placeholder(meta, err)}, true
+		body := placeholder(meta, err)
+		return store.Incoming{Meta: meta, Body: body, Analysis: s.opts.Store.Analyze(body)}, true
 	}
 
 	res := crypto.Decrypt(msg.Raw, s.opts.Keys, func(addr string) openpgp.EntityList {
@@ -89,7 +91,7 @@ func (s *Syncer) fetchOne(ctx context.Context, meta upstream.MessageMeta) (store
 	if m.ID == "" {
 		m = meta
 	}
-	return store.Incoming{Meta: m, Body: res.Message}, true
+	return store.Incoming{Meta: m, Body: res.Message, Analysis: s.opts.Store.Analyze(res.Message)}, true
 }
 
 // placeholder is what a client sees for a message the upstream would not
@@ -110,7 +112,7 @@ func placeholder(meta upstream.MessageMeta, cause error) []byte {
 		"\r\n"+
 		"mailbridge could not download this message from the server (id %s).\r\n"+
 		"Reason: %s\r\n"+
-		"It will be downloaded again after `mailbridge` resyncs the account.\r\n",
+		"Resetting the cache (`mailbridge --reset-cache`) downloads it again.\r\n",
 		(&mail.Address{Name: "mailbridge", Address: "mailbridge@localhost"}).String(),
 		subject, date.Format(time.RFC1123Z), meta.ID, meta.ID, upstream.KindOf(cause))
 }

@@ -17,6 +17,7 @@ import (
 // answer (including "none") for a while, so an initial sync of thousands
 // of messages from a few senders makes a few lookups.
 type senderKeys struct {
+	s    *Syncer
 	sess upstream.Session
 	ttl  time.Duration
 
@@ -29,8 +30,8 @@ type keyEntry struct {
 	fetched time.Time
 }
 
-func newSenderKeys(sess upstream.Session) *senderKeys {
-	return &senderKeys{sess: sess, ttl: time.Hour, cache: make(map[string]keyEntry)}
+func newSenderKeys(s *Syncer) *senderKeys {
+	return &senderKeys{s: s, sess: s.opts.Session, ttl: time.Hour, cache: make(map[string]keyEntry)}
 }
 
 // lookup is a crypto.SenderKeys. A lookup that fails for a passing reason
@@ -47,7 +48,9 @@ func (k *senderKeys) lookup(ctx context.Context, addr string) openpgp.EntityList
 		return e.keys
 	}
 
-	armored, err := k.sess.PublicKeys(ctx, addr)
+	// A passing failure retried here keeps a flaky key server from
+	// marking a good signature as unverifiable for good.
+	armored, err := retry(ctx, k.s, fetchAttempts, func() ([]byte, error) { return k.sess.PublicKeys(ctx, addr) })
 	var keys openpgp.EntityList
 	switch {
 	case err == nil:

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/mailbridge/mailbridge/crypto"
@@ -15,14 +16,20 @@ import (
 //
 // Conflict rules, when the upstream changed first:
 //   - a flag or label change for a message deleted upstream is dropped;
-//     the deletion event removes the message locally;
+//     the deletion event removes the message locally (delete wins);
 //   - deleting something already gone counts as done;
 //   - creating a mailbox whose name exists adopts the existing one;
-//   - renaming a mailbox renamed or deleted upstream: the upstream's
-//     answer stands and the next event brings the cache in line.
+//   - a mailbox renamed on both sides ends with the name that reached the
+//     upstream last, which is the local one when the local rename was
+//     queued before the remote one was seen; the cache follows the
+//     upstream's events, so both sides end with the same name;
+//   - renaming a mailbox deleted upstream is dropped (the deletion wins);
+//   - a mailbox op the upstream refuses for good (say, a rename onto a
+//     name taken upstream) is dropped and the cache takes the upstream's
+//     mailboxes again: the name goes back, a refused CREATE disappears.
 func (s *Syncer) pushLoop(ctx context.Context) error {
 	st := s.opts.Store
-	b := newBackoff()
+	b := newBackoff(s.opts.MaxBackoff)
 	for {
 		ops, err := st.PendingOps(100)
 		if err != nil {
@@ -60,6 +67,9 @@ func (s *Syncer) pushLoop(ctx context.Context) error {
 				s.log.Error("upstream refused a change; dropping it", "op", op.Kind, "err", err)
 				if err := st.FailOp(op.Seq, err.Error()); err != nil {
 					return fmt.Errorf("fail op: %w", err)
+				}
+				if err := s.revertMailboxOp(ctx, op); err != nil {
+					s.log.Warn("could not restore the mailboxes after a refused change", "err", err)
 				}
 				continue
 			}
@@ -126,6 +136,22 @@ func (s *Syncer) push(ctx context.Context, op store.Op) (string, error) {
 		return "", err
 	}
 	return "", upstream.Errorf(upstream.Permanent, "unknown outbox op %v", op.Kind)
+}
+
+// revertMailboxOp brings the cache's mailboxes back to the upstream's
+// after a mailbox op was refused for good.
+func (s *Syncer) revertMailboxOp(ctx context.Context, op store.Op) error {
+	switch op.Kind {
+	case store.OpCreateMailbox:
+		err := s.opts.Store.DeleteMailbox(op.Name)
+		if err != nil && !errors.Is(err, store.ErrNoMailbox) {
+			return err
+		}
+		return nil
+	case store.OpRenameMailbox, store.OpDeleteMailbox:
+		return s.syncMailboxes(ctx)
+	}
+	return nil
 }
 
 func (s *Syncer) mailboxNamed(ctx context.Context, name string) string {

@@ -38,6 +38,13 @@ type Options struct {
 	PageSize int
 	// PollTimeout bounds one long poll of the event stream.
 	PollTimeout time.Duration
+	// MaxInFlight bounds the bytes of messages between being listed and
+	// being stored during a sync (default 64 MiB), which bounds the
+	// sync's memory whatever the mailbox size.
+	MaxInFlight int64
+	// MaxBackoff caps the wait between retries of a failing upstream
+	// (default 30 s); a rate limit's retry-after may ask for longer.
+	MaxBackoff time.Duration
 }
 
 // Syncer syncs one account. Run drives it; the other methods are safe to
@@ -63,6 +70,12 @@ func New(opts Options) *Syncer {
 	if opts.PageSize <= 0 {
 		opts.PageSize = 500
 	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 64 << 20
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
 	if opts.PollTimeout <= 0 {
 		opts.PollTimeout = 30 * time.Second
 	}
@@ -72,9 +85,9 @@ func New(opts Options) *Syncer {
 	s := &Syncer{
 		opts:  opts,
 		log:   opts.Logger,
-		keys:  newSenderKeys(opts.Session),
 		ready: make(chan struct{}),
 	}
+	s.keys = newSenderKeys(s)
 	s.phase.Store("starting")
 	s.lastErr.Store("")
 	return s

@@ -91,6 +91,77 @@ ok(m.store("1", "+FLAGS", "(\\Deleted)"), "STORE \\Deleted")
 ok(m.expunge(), "EXPUNGE")
 data = ok(m.search(None, "ALL"), "SEARCH ALL")
 check(data == [b"1 2 3"], "SEARCH ALL after EXPUNGE: %r" % data)
+
+# MOVE and COPY onto the selected mailbox: a new UID, reported as COPYUID.
+m.response("COPYUID")  # drop the earlier COPY's
+typ, data = m.uid("MOVE", "3", "INBOX")
+check(typ == "OK", "UID MOVE to the same mailbox: %s %r" % (typ, data))
+copyuid = m.response("COPYUID")[1]
+check(copyuid[-1].split()[1:] == [b"3", b"5"], "COPYUID of MOVE: %r" % (copyuid,))
+typ, data = m.uid("COPY", "5", "INBOX")
+copyuid = m.response("COPYUID")[1]
+check(typ == "OK" and copyuid[-1].split()[1:] == [b"5", b"6"], "UID COPY to the same mailbox: %s %r" % (typ, copyuid))
+data = ok(m.uid("SEARCH", None, "ALL"), "UID SEARCH ALL")
+check(data == [b"2 4 6"], "UIDs after MOVE/COPY onto INBOX: %r" % data)
+
+# Mailbox names in modified UTF-7 both ways; a bad encoding is refused.
+ok(m.create('"Projekte/K&APY-ln"'), "CREATE mUTF-7")
+data = ok(m.list('""', '"Projekte/*"'), "LIST mUTF-7")
+check(any(b'"Projekte/K&APY-ln"' in d for d in data), "LIST mUTF-7: %r" % data)
+typ, data = m.create('"Bad&Jjo"')
+check(typ == "NO" or typ == "BAD", "CREATE with bad mUTF-7: %s %r" % (typ, data))
+typ, data = m.rename("INBOX", "Elsewhere")
+check(typ == "NO", "RENAME INBOX: %s %r" % (typ, data))
+typ, data = m.delete("INBOX")
+check(typ == "NO", "DELETE INBOX: %s %r" % (typ, data))
+typ, data = m.append('"All Mail"', None, None, b"Subject: x\r\n\r\ny\r\n")
+check(typ == "NO", "APPEND to All Mail: %s %r" % (typ, data))
+
+# LIST-EXTENDED with LIST-STATUS and SPECIAL-USE.
+typ, data = m._simple_command("LIST", '(SPECIAL-USE)', '""', '"*"', "RETURN", "(STATUS (MESSAGES UIDNEXT))")
+check(typ == "OK", "LIST (SPECIAL-USE) RETURN (STATUS): %s" % typ)
+lines = m.response("LIST")[1]
+check(any(b"\\Sent" in l for l in lines) and not any(b'"Work"' in l for l in lines), "LIST (SPECIAL-USE): %r" % lines)
+statuses = m.response("STATUS")[1]
+check(any(b"MESSAGES" in l and b"UIDNEXT" in l for l in statuses), "LIST-STATUS: %r" % statuses)
+
+# EXAMINE is read-only.
+ok(m.select("INBOX", readonly=True), "EXAMINE")
+typ, data = m.store("1", "+FLAGS", "(\\Deleted)")
+check(typ == "NO", "STORE in EXAMINE: %s %r" % (typ, data))
 ok(m.close(), "CLOSE")
+
+# A message body streams back byte for byte.
+big = b"From: py@example.com\r\nSubject: big\r\n\r\n" + b"0123456789abcdef\r\n" * 8192
+typ, data = m.append("Archive", None, None, big)
+check(typ == "OK", "APPEND big: %s" % typ)
+uid = data[0].split()[2].rstrip(b"]")
+ok(m.select("Archive"), "SELECT Archive")
+data = ok(m.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH big")
+check(data[0][1] == big, "big body differs (%d vs %d bytes)" % (len(data[0][1]), len(big)))
+data = ok(m.uid("FETCH", uid, "(BODY.PEEK[]<100.50>)"), "FETCH partial")
+check(data[0][1] == big[100:150], "partial body: %r" % (data[0][1],))
+ok(m.unselect(), "UNSELECT")
 check(m.logout()[0] == "BYE", "LOGOUT")
+
+# IDLE: another session's change arrives while idling.
+idler = imaplib.IMAP4_SSL(HOST, TLS_PORT, ssl_context=ctx)
+ok(idler.login(USER, PASSWORD), "LOGIN idler")
+ok(idler.select("INBOX"), "SELECT idler")
+tag = idler._new_tag().decode()
+idler.send(("%s IDLE\r\n" % tag).encode())
+check(idler.readline().startswith(b"+"), "IDLE continuation")
+writer = imaplib.IMAP4_SSL(HOST, TLS_PORT, ssl_context=ctx)
+ok(writer.login(USER, PASSWORD), "LOGIN writer")
+ok(writer.append("INBOX", None, None, b"Subject: while idle\r\n\r\nhi\r\n"), "APPEND while idle")
+line = idler.readline()
+check(line.endswith(b"EXISTS\r\n"), "IDLE update: %r" % line)
+idler.send(b"DONE\r\n")
+while True:
+    line = idler.readline()
+    if line.startswith(tag.encode()):
+        check(b" OK " in line, "IDLE end: %r" % line)
+        break
+idler.logout()
+writer.logout()
 print("ok")

@@ -1,0 +1,248 @@
+package store
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-message/textproto"
+)
+
+// Parsed is what IMAP needs about a message besides its body, computed
+// once when the message enters the cache.
+type Parsed struct {
+	Envelope *imap.Envelope
+	// BodyStructure is the extended form; the non-extended BODY form
+	// leaves out the Extended fields.
+	BodyStructure imap.BodyStructure
+	// Header is the raw header block including the blank line that ends
+	// it, for BODY[HEADER] and HEADER.FIELDS.
+	Header []byte
+}
+
+// Analysis is what the store derives from a message's plaintext: its
+// Parsed form and its index terms. Analyze makes one;
+// the syncer does so on its worker goroutines and passes it in
+// Incoming.Analysis, so the single writer only writes.
+type Analysis struct {
+	parsed []byte   // encoded parsedWire
+	words  []string // distinct tokens, sorted
+	vocab  []uint64 // vocabulary keys of words
+	terms  []uint64 // posting keys: (class, word) hashed with the index key
+}
+
+// Term classes: a word in a header value or in the body text.
+const (
+	classHeader = 'h'
+	classBody   = 'b'
+	classVocab  = 'w'
+)
+
+// indexKeys derives the keyed hash for the search index from the cache
+// key, so that index keys reveal no word without the key.
+func indexKey(cacheKey []byte) ([]byte, error) {
+	k, err := hkdf.Key(sha256.New, cacheKey, nil, "mailbridge store search index v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("store: derive index key: %w", err)
+	}
+	return k, nil
+}
+
+// termKey is the keyed hash of one word in one class: CBC-MAC under AES
+// with the class and length in the first block, which makes the encoding
+// prefix-free and so the MAC a PRF for words of any length. Most words fit
+// the first block: one AES call each, an order of magnitude cheaper than
+// an HMAC, which matters with a few hundred words per message. 64 bits
+// are plenty, since a collision only adds a candidate that the
+// confirmation drops.
+func (s *Store) termKey(class byte, word string) uint64 {
+	var blk [16]byte
+	blk[0] = class
+	binary.BigEndian.PutUint16(blk[1:3], uint16(min(len(word), 0xffff)))
+	n := copy(blk[3:], word)
+	s.idxCipher.Encrypt(blk[:], blk[:])
+	for rest := word[n:]; len(rest) > 0; {
+		var in [16]byte
+		m := copy(in[:], rest)
+		rest = rest[m:]
+		for i := range blk {
+			blk[i] ^= in[i]
+		}
+		s.idxCipher.Encrypt(blk[:], blk[:])
+	}
+	return binary.BigEndian.Uint64(blk[:8])
+}
+
+// Analyze parses a message once: envelope, body structure, header block,
+// and the index terms of its decoded, case-folded text. It never fails: a
+// damaged message yields what could be read of it.
+func (s *Store) Analyze(raw []byte) *Analysis {
+	p, doc := analyzeDoc(raw)
+	a := &Analysis{parsed: encodeParsed(p)}
+	ws, _ := s.wordSets.Get().(*wordSet)
+	if ws == nil {
+		ws = &wordSet{}
+	}
+	defer s.wordSets.Put(ws)
+	ws.init(64 + len(doc.body)/32)
+	for _, f := range doc.fields {
+		eachToken(f.name, func(t string) { ws.add(t, 1) })
+		eachToken(f.value, func(t string) { ws.add(t, 1) })
+	}
+	eachToken(doc.body, func(t string) { ws.add(t, 2) })
+	a.words = ws.words()
+	slices.Sort(a.words)
+	a.terms = make([]uint64, 0, len(a.words)+len(a.words)/2)
+	a.vocab = make([]uint64, len(a.words))
+	for i, word := range a.words {
+		a.vocab[i] = s.termKey(classVocab, word)
+		classes := ws.classOf(word)
+		if classes&1 != 0 {
+			a.terms = append(a.terms, s.termKey(classHeader, word))
+		}
+		if classes&2 != 0 {
+			a.terms = append(a.terms, s.termKey(classBody, word))
+		}
+	}
+	return a
+}
+
+// analyzeDoc parses a message into its Parsed form and its search
+// document. Search rebuilds the document from the sealed body for the few
+// candidates the index leaves, so the cache stores no second copy of the
+// text.
+func analyzeDoc(raw []byte) (*Parsed, *searchDoc) {
+	hb, body := splitHeader(raw)
+	h := readHeader(hb)
+	var w walker
+	p := &Parsed{Envelope: envelope(h), Header: hb}
+	p.BodyStructure = w.part(h, body, 0, "text/plain")
+	doc := &searchDoc{fields: headerFields(h), body: fold(w.text.String())}
+	return p, doc
+}
+
+// headerFields returns a header's fields as search sees them: lower-case
+// names, decoded and folded values.
+func headerFields(h textproto.Header) []docField {
+	var out []docField
+	for f := h.Fields(); f.Next(); {
+		out = append(out, docField{name: strings.ToLower(f.Key()), value: fold(decodeHeader(unfold(f.Value())))})
+	}
+	return out
+}
+
+// ---- the search document ----
+
+type docField struct{ name, value string }
+
+// searchDoc is the folded text of a message: header fields with decoded
+// values, and the decoded text of its text parts.
+type searchDoc struct {
+	fields []docField
+	body   string
+}
+
+// ---- Parsed at rest ----
+
+// bsWire is a body structure as JSON: go-imap's BodyStructure is an
+// interface, which encoding/json cannot decode by itself.
+type bsWire struct {
+	Multi    bool                           `json:"m,omitempty"`
+	Type     string                         `json:"t,omitempty"`
+	Subtype  string                         `json:"s,omitempty"`
+	Params   map[string]string              `json:"p,omitempty"`
+	ID       string                         `json:"id,omitempty"`
+	Desc     string                         `json:"d,omitempty"`
+	Enc      string                         `json:"e,omitempty"`
+	Size     uint32                         `json:"z,omitempty"`
+	Text     *imap.BodyStructureText        `json:"tx,omitempty"`
+	Env      *imap.Envelope                 `json:"env,omitempty"` // message/rfc822
+	Inner    *bsWire                        `json:"in,omitempty"`
+	Lines    int64                          `json:"l,omitempty"`
+	Children []*bsWire                      `json:"c,omitempty"`
+	Disp     *imap.BodyStructureDisposition `json:"di,omitempty"`
+	Lang     []string                       `json:"la,omitempty"`
+	Loc      string                         `json:"lo,omitempty"`
+	HasExt   bool                           `json:"x,omitempty"`
+}
+
+type parsedWire struct {
+	Env    *imap.Envelope `json:"e"`
+	BS     *bsWire        `json:"b"`
+	Header []byte         `json:"h"`
+}
+
+func toWire(bs imap.BodyStructure) *bsWire {
+	switch bs := bs.(type) {
+	case *imap.BodyStructureMultiPart:
+		w := &bsWire{Multi: true, Subtype: bs.Subtype}
+		for _, c := range bs.Children {
+			w.Children = append(w.Children, toWire(c))
+		}
+		if e := bs.Extended; e != nil {
+			w.HasExt, w.Params, w.Disp, w.Lang, w.Loc = true, e.Params, e.Disposition, e.Language, e.Location
+		}
+		return w
+	case *imap.BodyStructureSinglePart:
+		w := &bsWire{Type: bs.Type, Subtype: bs.Subtype, Params: bs.Params, ID: bs.ID, Desc: bs.Description,
+			Enc: bs.Encoding, Size: bs.Size, Text: bs.Text}
+		if m := bs.MessageRFC822; m != nil {
+			w.Env, w.Inner, w.Lines = m.Envelope, toWire(m.BodyStructure), m.NumLines
+		}
+		if e := bs.Extended; e != nil {
+			w.HasExt, w.Disp, w.Lang, w.Loc = true, e.Disposition, e.Language, e.Location
+		}
+		return w
+	}
+	return nil
+}
+
+func fromWire(w *bsWire) imap.BodyStructure {
+	if w == nil {
+		return &imap.BodyStructureSinglePart{Type: "text", Subtype: "plain", Encoding: "7bit", Text: &imap.BodyStructureText{}}
+	}
+	if w.Multi {
+		bs := &imap.BodyStructureMultiPart{Subtype: w.Subtype}
+		for _, c := range w.Children {
+			bs.Children = append(bs.Children, fromWire(c))
+		}
+		if w.HasExt {
+			bs.Extended = &imap.BodyStructureMultiPartExt{Params: w.Params, Disposition: w.Disp, Language: w.Lang, Location: w.Loc}
+		}
+		return bs
+	}
+	bs := &imap.BodyStructureSinglePart{Type: w.Type, Subtype: w.Subtype, Params: w.Params, ID: w.ID,
+		Description: w.Desc, Encoding: w.Enc, Size: w.Size, Text: w.Text}
+	if w.Inner != nil || w.Env != nil {
+		bs.MessageRFC822 = &imap.BodyStructureMessageRFC822{Envelope: w.Env, BodyStructure: fromWire(w.Inner), NumLines: w.Lines}
+	}
+	if w.HasExt {
+		bs.Extended = &imap.BodyStructureSinglePartExt{Disposition: w.Disp, Language: w.Lang, Location: w.Loc}
+	}
+	return bs
+}
+
+func encodeParsed(p *Parsed) []byte {
+	b, err := json.Marshal(parsedWire{Env: p.Envelope, BS: toWire(p.BodyStructure), Header: p.Header})
+	if err != nil {
+		// Every field is a plain value: this cannot happen.
+		return []byte("{}")
+	}
+	return b
+}
+
+func decodeParsed(b []byte) (*Parsed, error) {
+	var w parsedWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("%w: parsed message: %w", errCorrupt, err)
+	}
+	if w.Env == nil {
+		w.Env = &imap.Envelope{}
+	}
+	return &Parsed{Envelope: w.Env, BodyStructure: fromWire(w.BS), Header: w.Header}, nil
+}

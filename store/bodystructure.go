@@ -1,0 +1,371 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-message/charset"
+	"github.com/emersion/go-message/textproto"
+)
+
+// maxDepth bounds MIME nesting, so a hostile message cannot recurse
+// without end.
+const maxDepth = 32
+
+// maxText bounds the decoded text kept for search per message.
+const maxText = 1 << 20
+
+// splitHeader returns the header block (including the blank line that
+// ends it) and the body. A message without a blank line is all header.
+func splitHeader(raw []byte) (header, body []byte) {
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		if j := bytes.Index(raw, []byte("\n\n")); j < 0 || i < j {
+			return raw[:i+4], raw[i+4:]
+		}
+	}
+	if j := bytes.Index(raw, []byte("\n\n")); j >= 0 {
+		return raw[:j+2], raw[j+2:]
+	}
+	if bytes.HasPrefix(raw, []byte("\r\n")) {
+		return raw[:2], raw[2:]
+	}
+	return raw, nil
+}
+
+func readHeader(block []byte) textproto.Header {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(block)))
+	if err != nil {
+		// A damaged header still yields the fields before the damage.
+		return h
+	}
+	return h
+}
+
+// walker builds the body structure and collects the decoded text of the
+// text parts for search in one pass.
+type walker struct {
+	text bytes.Buffer
+}
+
+func (w *walker) part(h textproto.Header, body []byte, depth int, defaultType string) imap.BodyStructure {
+	mediaType, params := contentType(h, defaultType)
+	typ, sub, _ := strings.Cut(mediaType, "/")
+	ext := struct {
+		disp *imap.BodyStructureDisposition
+		lang []string
+		loc  string
+	}{disposition(h), language(h), h.Get("Content-Location")}
+
+	if typ == "multipart" && depth < maxDepth {
+		bs := &imap.BodyStructureMultiPart{Subtype: sub}
+		childDefault := "text/plain"
+		if sub == "digest" {
+			childDefault = "message/rfc822"
+		}
+		for _, p := range multipartParts(body, params["boundary"]) {
+			ph, pb := splitHeader(p)
+			bs.Children = append(bs.Children, w.part(readHeader(ph), pb, depth+1, childDefault))
+		}
+		if len(bs.Children) == 0 {
+			// RFC 3501 needs at least one part: show an empty text part.
+			bs.Children = []imap.BodyStructure{&imap.BodyStructureSinglePart{
+				Type: "text", Subtype: "plain", Params: map[string]string{"charset": "us-ascii"},
+				Encoding: "7bit", Text: &imap.BodyStructureText{},
+			}}
+		}
+		bs.Extended = &imap.BodyStructureMultiPartExt{Params: params, Disposition: ext.disp, Language: ext.lang, Location: ext.loc}
+		return bs
+	}
+	if typ == "multipart" { // too deep: show it as opaque data
+		typ, sub = "application", "octet-stream"
+	}
+
+	enc := strings.TrimSpace(h.Get("Content-Transfer-Encoding"))
+	if enc == "" {
+		enc = "7bit"
+	}
+	bs := &imap.BodyStructureSinglePart{
+		Type:        typ,
+		Subtype:     sub,
+		Params:      params,
+		ID:          h.Get("Content-Id"),
+		Description: h.Get("Content-Description"),
+		Encoding:    enc,
+		Size:        uint32(min(len(body), 1<<32-1)),
+		Extended:    &imap.BodyStructureSinglePartExt{Disposition: ext.disp, Language: ext.lang, Location: ext.loc},
+	}
+	lines := int64(bytes.Count(body, []byte("\n")))
+	switch {
+	case typ == "text":
+		bs.Text = &imap.BodyStructureText{NumLines: lines}
+		if ext.disp == nil || !strings.EqualFold(ext.disp.Value, "attachment") {
+			w.addText(body, enc, params["charset"], sub == "html")
+		}
+	case mediaType == "message/rfc822" || mediaType == "message/global":
+		inner := decodeTransfer(body, enc)
+		ih, ib := splitHeader(inner)
+		hdr := readHeader(ih)
+		bs.MessageRFC822 = &imap.BodyStructureMessageRFC822{
+			Envelope:      envelope(hdr),
+			BodyStructure: w.part(hdr, ib, depth+1, "text/plain"),
+			NumLines:      lines,
+		}
+	}
+	return bs
+}
+
+// addText appends the decoded text of a part, HTML without its markup.
+func (w *walker) addText(body []byte, enc, cs string, html bool) {
+	if w.text.Len() >= maxText {
+		return
+	}
+	raw := decodeTransfer(body, enc)
+	if cs != "" && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
+		if r, err := charset.Reader(cs, bytes.NewReader(raw)); err == nil {
+			if dec, err := io.ReadAll(io.LimitReader(r, maxText)); err == nil {
+				raw = dec
+			}
+		}
+	}
+	if html {
+		raw = stripHTML(raw)
+	}
+	if w.text.Len()+len(raw) > maxText {
+		raw = raw[:maxText-w.text.Len()]
+	}
+	w.text.Write(raw)
+	w.text.WriteByte('\n')
+}
+
+func decodeTransfer(body []byte, enc string) []byte {
+	var r io.Reader
+	switch strings.ToLower(enc) {
+	case "base64":
+		r = base64.NewDecoder(base64.StdEncoding, &base64Cleaner{b: body})
+	case "quoted-printable":
+		return decodeQP(body)
+	default:
+		return body
+	}
+	out, _ := io.ReadAll(io.LimitReader(r, maxText)) // keep what decoded before an error
+	return out
+}
+
+// decodeQP decodes quoted-printable leniently (RFC 2045 6.7): soft line
+// breaks go, =XX becomes its byte, anything malformed is kept as it is.
+// It is several times faster than mime/quotedprintable's reader, which
+// matters because search rebuilds candidates' text on the fly.
+func decodeQP(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b) && len(out) < maxText; i++ {
+		c := b[i]
+		if c != '=' {
+			out = append(out, c)
+			continue
+		}
+		switch {
+		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+			i += 2
+		case i+1 < len(b) && b[i+1] == '\n':
+			i++
+		case i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
+			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
+			i += 2
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// base64Cleaner drops line breaks and other bytes outside the base64
+// alphabet, which encoding/base64 would reject.
+type base64Cleaner struct{ b []byte }
+
+func (c *base64Cleaner) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && len(c.b) > 0 {
+		ch := c.b[0]
+		c.b = c.b[1:]
+		if ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '+' || ch == '/' || ch == '=' {
+			p[n] = ch
+			n++
+		}
+	}
+	if n == 0 && len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func contentType(h textproto.Header, def string) (string, map[string]string) {
+	v := h.Get("Content-Type")
+	if v == "" {
+		v = def
+	}
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil || !strings.Contains(mt, "/") {
+		// RFC 2045: an unreadable type is text/plain; charset=us-ascii.
+		if err != nil && strings.Contains(mt, "/") {
+			return strings.ToLower(mt), params
+		}
+		mt, params = "text/plain", map[string]string{"charset": "us-ascii"}
+	}
+	if mt == "text/plain" && len(params) == 0 {
+		params = map[string]string{"charset": "us-ascii"}
+	}
+	return mt, params
+}
+
+func disposition(h textproto.Header) *imap.BodyStructureDisposition {
+	v := h.Get("Content-Disposition")
+	if v == "" {
+		return nil
+	}
+	d, params, err := mime.ParseMediaType(v)
+	if err != nil && d == "" {
+		return nil
+	}
+	return &imap.BodyStructureDisposition{Value: d, Params: params}
+}
+
+func language(h textproto.Header) []string {
+	v := h.Get("Content-Language")
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(v, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// multipartParts splits a multipart body at its boundary, raw parts with
+// their headers. It is lenient: a missing close delimiter ends the last
+// part at the end of the body.
+func multipartParts(body []byte, boundary string) [][]byte {
+	if boundary == "" {
+		return nil
+	}
+	delim := []byte("--" + boundary)
+	var parts [][]byte
+	start := -1
+	for pos := 0; pos <= len(body); {
+		lineEnd := bytes.IndexByte(body[pos:], '\n')
+		var line []byte
+		next := len(body) + 1
+		if lineEnd < 0 {
+			line = body[pos:]
+		} else {
+			line = body[pos : pos+lineEnd]
+			next = pos + lineEnd + 1
+		}
+		trimmed := bytes.TrimRight(line, " \t\r")
+		if bytes.HasPrefix(trimmed, delim) {
+			rest := trimmed[len(delim):]
+			if start >= 0 {
+				end := pos
+				// The CRLF before the delimiter belongs to it.
+				if end > start && body[end-1] == '\n' {
+					end--
+					if end > start && body[end-1] == '\r' {
+						end--
+					}
+				}
+				parts = append(parts, body[start:end])
+			}
+			if bytes.Equal(rest, []byte("--")) {
+				return parts
+			}
+			if len(rest) == 0 {
+				start = min(next, len(body))
+			}
+		}
+		pos = next
+	}
+	if start >= 0 && start < len(body) {
+		parts = append(parts, body[start:])
+	}
+	return parts
+}
+
+// blockTag reports whether a tag (its text between < and >) breaks the
+// text flow, so that words on either side stay apart; inline tags such as
+// <b> do not, so "<b>wel</b>come" stays one word.
+func blockTag(tag string) bool {
+	tag = strings.TrimPrefix(tag, "/")
+	end := strings.IndexAny(tag, " \t\r\n/")
+	if end >= 0 {
+		tag = tag[:end]
+	}
+	switch strings.ToLower(tag) {
+	case "a", "b", "i", "u", "em", "strong", "span", "font", "small", "big", "sub", "sup", "code", "s", "strike", "mark", "abbr":
+		return false
+	}
+	return true
+}
+
+// stripHTML returns the text of an HTML document: tags, comments, scripts
+// and styles removed, entities decoded.
+func stripHTML(b []byte) []byte {
+	var out bytes.Buffer
+	s := string(b)
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			out.WriteString(htmlUnescape(s))
+			break
+		}
+		out.WriteString(htmlUnescape(s[:i]))
+		s = s[i:]
+		switch {
+		case strings.HasPrefix(s, "<!--"):
+			if j := strings.Index(s, "-->"); j >= 0 {
+				s = s[j+3:]
+			} else {
+				s = ""
+			}
+			continue
+		case hasPrefixFold(s, "<script"), hasPrefixFold(s, "<style"):
+			name := "</script"
+			if hasPrefixFold(s, "<style") {
+				name = "</style"
+			}
+			if j := indexFold(s, name); j >= 0 {
+				s = s[j:]
+			} else {
+				s = ""
+				continue
+			}
+		}
+		if j := strings.IndexByte(s, '>'); j >= 0 {
+			if blockTag(s[1:j]) {
+				out.WriteByte(' ')
+			}
+			s = s[j+1:]
+		} else {
+			s = ""
+		}
+	}
+	return out.Bytes()
+}

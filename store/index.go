@@ -1,0 +1,284 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The search index. Posting lists live in bktPostings under
+// term key (8 bytes, keyed hash of class and word) + chunk number (4
+// bytes); each chunk is a run of uvarints, the first absolute, the rest
+// deltas, of ascending message IDs. Chunks stay small, so adding a message
+// rewrites a few hundred bytes per word, not a whole list.
+//
+// The vocabulary (bktVocab: keyed hash -> sealed word) lets a search find
+// every indexed word that contains the searched string, which is how a
+// word index keeps IMAP's substring semantics.
+//
+// Deleting a message leaves its ID in the posting lists: IDs are never
+// reused and search only looks at messages a mailbox still lists, so the
+// stale IDs cost a few bytes each and no wrong answers.
+
+const maxChunk = 512
+
+// putAnalysis stores a message's parsed form and queues its index terms
+// for flushIndex.
+func (w *wtx) putAnalysis(id uint64, a *Analysis) error {
+	k := u64key(id)
+	if err := w.parsed.Put(k, w.s.seal.seal(bktParsed, k, a.parsed)); err != nil {
+		return fmt.Errorf("store: write parsed message: %w", err)
+	}
+	if w.post == nil {
+		w.post = make(map[uint64][]uint64)
+		w.words = make(map[uint64]string)
+	}
+	for _, t := range a.terms {
+		w.post[t] = append(w.post[t], id)
+	}
+	for i, word := range a.words {
+		w.words[a.vocab[i]] = word
+	}
+	return nil
+}
+
+// dropAnalysis removes what putAnalysis wrote, except the posting entries.
+func (w *wtx) dropAnalysis(id uint64) error {
+	k := u64key(id)
+	if err := w.parsed.Delete(k); err != nil {
+		return fmt.Errorf("store: delete parsed message: %w", err)
+	}
+	return nil
+}
+
+// flushIndex writes the terms and words queued in this transaction.
+func (w *wtx) flushIndex() error {
+	for term, ids := range w.post {
+		if err := w.appendPostings(term, ids); err != nil {
+			return err
+		}
+	}
+	for key, word := range w.words {
+		k := u64key(key)
+		if w.vocab.Get(k) != nil {
+			continue
+		}
+		if err := w.vocab.Put(k, w.s.seal.seal(bktVocab, k, []byte(word))); err != nil {
+			return fmt.Errorf("store: write vocabulary: %w", err)
+		}
+		// A word is a slice of its message's text: copy it, so the
+		// vocabulary cache does not keep whole messages alive.
+		w.newWords = append(w.newWords, strings.Clone(word))
+	}
+	w.post, w.words = nil, nil
+	return nil
+}
+
+func (w *wtx) appendPostings(term uint64, ids []uint64) error {
+	prefix := u64key(term)
+	c := w.postings.Cursor()
+	var lastKey, chunk []byte
+	k, _ := c.Seek(binary.BigEndian.AppendUint32(bytes.Clone(prefix), 0xffffffff))
+	var v []byte
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	var chunkNo uint32
+	var last uint64
+	if len(k) == 12 && bytes.HasPrefix(k, prefix) {
+		lastKey, chunk = bytes.Clone(k), bytes.Clone(v)
+		chunkNo = binary.BigEndian.Uint32(k[8:])
+		for _, id := range decodePostings(chunk) {
+			last = id
+		}
+	}
+	for _, id := range ids {
+		if id <= last && last != 0 {
+			continue
+		}
+		if lastKey == nil || len(chunk) >= maxChunk {
+			if lastKey != nil {
+				if err := w.postings.Put(lastKey, chunk); err != nil {
+					return fmt.Errorf("store: write postings: %w", err)
+				}
+				chunkNo++
+			}
+			lastKey = binary.BigEndian.AppendUint32(bytes.Clone(prefix), chunkNo)
+			chunk = binary.AppendUvarint(make([]byte, 0, 64), id)
+		} else {
+			chunk = binary.AppendUvarint(chunk, id-last)
+		}
+		last = id
+	}
+	if lastKey != nil {
+		if err := w.postings.Put(lastKey, chunk); err != nil {
+			return fmt.Errorf("store: write postings: %w", err)
+		}
+	}
+	return nil
+}
+
+// decodePostings returns the message IDs of one chunk.
+func decodePostings(chunk []byte) []uint64 {
+	var out []uint64
+	var last uint64
+	for len(chunk) > 0 {
+		d, n := binary.Uvarint(chunk)
+		if n <= 0 {
+			break
+		}
+		chunk = chunk[n:]
+		last += d
+		out = append(out, last)
+	}
+	return out
+}
+
+// postingsInto sets the bit of every message listed under term.
+func postingsInto(b *bolt.Bucket, term uint64, set *bitset) {
+	prefix := u64key(term)
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var last uint64
+		for len(v) > 0 {
+			d, n := binary.Uvarint(v)
+			if n <= 0 {
+				break
+			}
+			v = v[n:]
+			last += d
+			set.add(last)
+		}
+	}
+}
+
+// vocabulary is the in-memory copy of the unsealed vocabulary, loaded by
+// the first search and kept up to date by every later write.
+type vocabulary struct {
+	mu     sync.Mutex
+	loaded bool
+	words  []string
+}
+
+// snapshot returns the words, loading them first if needed. The slice is
+// only appended to, so the caller may read its snapshot without the lock.
+func (s *Store) vocabWords(tx *bolt.Tx) ([]string, error) {
+	v := &s.vocab
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.loaded {
+		return v.words, nil
+	}
+	var words []string
+	err := tx.Bucket([]byte(bktVocab)).ForEach(func(k, val []byte) error {
+		plain, err := s.seal.open(bktVocab, k, val)
+		if err != nil {
+			return err
+		}
+		words = append(words, string(plain))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.words, v.loaded = words, true
+	return v.words, nil
+}
+
+// addWords records words committed by a write, if the vocabulary is loaded.
+// A search that loaded it from an older transaction may miss them once;
+// the words are in the file and the next load finds them.
+func (s *Store) addWords(words []string) {
+	if len(words) == 0 {
+		return
+	}
+	v := &s.vocab
+	v.mu.Lock()
+	if v.loaded {
+		v.words = append(v.words, words...)
+	}
+	v.mu.Unlock()
+}
+
+// maxExpand bounds how many vocabulary words one searched token may stand
+// for before the index gives up on it (a one-letter search matches almost
+// every word, and every message anyway).
+const maxExpand = 4096
+
+// candidates returns the messages that may contain q in the given classes,
+// or nil when the index cannot narrow it down; sure tells that every
+// candidate matches without looking at its text.
+func (s *Store) candidates(tx *bolt.Tx, q string, classes []byte) (set *bitset, sure bool, err error) {
+	toks, exact := queryTokens(q)
+	if len(toks) == 0 {
+		return nil, false, nil
+	}
+	words, err := s.vocabWords(tx)
+	if err != nil {
+		return nil, false, err
+	}
+	post := tx.Bucket([]byte(bktPostings))
+	used := 0
+	for _, tok := range toks {
+		var matched []string
+		for _, w := range words {
+			if strings.Contains(w, tok) {
+				matched = append(matched, w)
+				if len(matched) > maxExpand {
+					break
+				}
+			}
+		}
+		if len(matched) > maxExpand {
+			continue
+		}
+		one := &bitset{}
+		for _, w := range matched {
+			for _, c := range classes {
+				postingsInto(post, s.termKey(c, w), one)
+			}
+		}
+		if set == nil {
+			set = one
+		} else {
+			set.and(one)
+		}
+		used++
+	}
+	return set, exact && used == 1, nil
+}
+
+// bitset is a set of message IDs, which are small and dense.
+type bitset struct{ w []uint64 }
+
+func (b *bitset) add(id uint64) {
+	i := int(id / 64)
+	if i >= len(b.w) {
+		if i > 1<<26 { // 4 billion messages: a damaged ID, not a real one
+			return
+		}
+		b.w = append(b.w, make([]uint64, i+1-len(b.w))...)
+	}
+	b.w[i] |= 1 << (id % 64)
+}
+
+func (b *bitset) has(id uint64) bool {
+	i := int(id / 64)
+	return i < len(b.w) && b.w[i]&(1<<(id%64)) != 0
+}
+
+func (b *bitset) and(o *bitset) {
+	for i := range b.w {
+		if i < len(o.w) {
+			b.w[i] &= o.w[i]
+		} else {
+			b.w[i] = 0
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Parsed returns what IMAP needs about a message besides its body: its
+// envelope, body structure and header block, parsed when the message
+// entered the cache.
+func (s *Store) Parsed(msgID uint64) (*Parsed, error) {
+	var p *Parsed
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		p, err = s.parsedTx(tx, msgID)
+		return err
+	})
+	return p, err
+}
+
+// ParsedMany calls fn with the parsed form of each message, in the order
+// given, from one read transaction (FETCH 1:* without a transaction per
+// message). The values are fresh copies that fn may keep. A message that
+// is gone is skipped; an error from fn stops the walk and is returned.
+func (s *Store) ParsedMany(msgIDs []uint64, fn func(msgID uint64, p *Parsed) error) error {
+	return s.view(func(tx *bolt.Tx) error {
+		for _, id := range msgIDs {
+			p, err := s.parsedTx(tx, id)
+			if err != nil {
+				if errors.Is(err, ErrNoMessage) {
+					continue
+				}
+				return err
+			}
+			if err := fn(id, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) parsedTx(tx *bolt.Tx, msgID uint64) (*Parsed, error) {
+	k := u64key(msgID)
+	v := tx.Bucket([]byte(bktParsed)).Get(k)
+	if v == nil {
+		a, err := s.analyzeStored(tx, msgID)
+		if err != nil {
+			return nil, err
+		}
+		return decodeParsed(a.parsed)
+	}
+	plain, err := s.seal.open(bktParsed, k, v)
+	if err != nil {
+		return nil, err
+	}
+	return decodeParsed(plain)
+}
+
+// docTx rebuilds the search document of a candidate from its body.
+func (s *Store) docTx(tx *bolt.Tx, msgID uint64) (*searchDoc, error) {
+	body, err := s.bodyTx(tx, msgID)
+	if err != nil {
+		return nil, err
+	}
+	_, doc := analyzeDoc(body)
+	return doc, nil
+}
+
+// analyzeStored parses a cached body whose analysis is missing. Every
+// write stores the analysis with the body, and migration 2 added it to
+// older files, so this is a safety net, not a path in use.
+func (s *Store) analyzeStored(tx *bolt.Tx, msgID uint64) (*Analysis, error) {
+	body, err := s.bodyTx(tx, msgID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Analyze(body), nil
+}
+
+func (s *Store) bodyTx(tx *bolt.Tx, msgID uint64) ([]byte, error) {
+	k := u64key(msgID)
+	v := tx.Bucket([]byte(bktBodies)).Get(k)
+	if v == nil {
+		return nil, fmt.Errorf("%w: id %d", ErrNoMessage, msgID)
+	}
+	return s.seal.open(bktBodies, k, v)
+}

@@ -1,0 +1,407 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/mailbridge/mailbridge/upstream"
+)
+
+// ErrSearchUnsupported is returned by Search for criteria the cache cannot
+// answer: sequence numbers (imapsrv resolves them into UIDs first) and
+// MODSEQ (no CONDSTORE).
+var ErrSearchUnsupported = errors.New("store: search criterion not supported")
+
+// Search returns, in UID order, the UIDs of the mailbox's messages that
+// match c. Flags, dates and sizes come from the mailbox's clear entries;
+// header and text keys use the search index to find candidates and
+// confirm them against the sealed, decoded and case-folded text, so
+// results have IMAP's case-insensitive substring semantics without
+// decrypting or parsing every message. Sequence numbers and session
+// flags (\Recent) must be resolved into UID sets by the caller.
+func (s *Store) Search(mailboxID uint64, c *imap.SearchCriteria) ([]uint32, error) {
+	if c == nil {
+		c = &imap.SearchCriteria{}
+	}
+	if err := checkCriteria(c); err != nil {
+		return nil, err
+	}
+	var out []uint32
+	err := s.view(func(tx *bolt.Tx) error {
+		ents, err := loadEntries(tx, mailboxID)
+		if err != nil {
+			return err
+		}
+		ev := &evaluator{s: s, tx: tx, keys: map[textKey]*keyIndex{}}
+		if err := ev.prepare(c); err != nil {
+			return err
+		}
+		if len(ents) > 0 {
+			ev.maxUID = ents[len(ents)-1].uid
+		}
+		for i := range ents {
+			m := &candidate{entry: &ents[i]}
+			ok, err := ev.match(c, m)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = append(out, ents[i].uid)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func checkCriteria(c *imap.SearchCriteria) error {
+	if len(c.SeqNum) > 0 {
+		return fmt.Errorf("%w: sequence numbers", ErrSearchUnsupported)
+	}
+	if c.ModSeq != nil {
+		return fmt.Errorf("%w: MODSEQ", ErrSearchUnsupported)
+	}
+	for i := range c.Not {
+		if err := checkCriteria(&c.Not[i]); err != nil {
+			return err
+		}
+	}
+	for i := range c.Or {
+		for j := range c.Or[i] {
+			if err := checkCriteria(&c.Or[i][j]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+type uidEntry struct {
+	uid uint32
+	e   entryRec
+}
+
+func loadEntries(tx *bolt.Tx, mailboxID uint64) ([]uidEntry, error) {
+	prefix := u64key(mailboxID)
+	if tx.Bucket([]byte(bktMailboxes)).Get(prefix) == nil {
+		return nil, fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
+	}
+	var out []uidEntry
+	c := tx.Bucket([]byte(bktEntries)).Cursor()
+	for k, v := c.Seek(prefix); len(k) == 12 && string(k[:8]) == string(prefix); k, v = c.Next() {
+		e, err := decodeEntry(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, uidEntry{uid: binary.BigEndian.Uint32(k[8:]), e: e})
+	}
+	return out, nil
+}
+
+// textKey is one string search: in which part of the message, and what.
+type textKey struct {
+	where string // "text", "body", or a lower-case header field name
+	q     string // folded
+}
+
+type keyIndex struct {
+	set  *bitset // nil: the index cannot narrow this key down
+	sure bool
+}
+
+type evaluator struct {
+	s      *Store
+	tx     *bolt.Tx
+	keys   map[textKey]*keyIndex
+	kw     map[string]uint32 // lower-cased keyword -> ID, loaded on need
+	maxUID uint32
+}
+
+// candidate is one message being evaluated; its document and parsed form
+// are unsealed at most once, and only if a key needs them.
+type candidate struct {
+	entry  *uidEntry
+	doc    *searchDoc
+	fields []docField // the header alone, from parsed: cheaper than doc
+	parsed *Parsed
+}
+
+func (ev *evaluator) prepare(c *imap.SearchCriteria) error {
+	add := func(k textKey, classes ...byte) error {
+		if _, ok := ev.keys[k]; ok {
+			return nil
+		}
+		ki := &keyIndex{}
+		if k.q != "" {
+			set, sure, err := ev.s.candidates(ev.tx, k.q, classes)
+			if err != nil {
+				return err
+			}
+			ki.set = set
+			ki.sure = sure && (k.where == "text" || k.where == "body")
+		}
+		ev.keys[k] = ki
+		return nil
+	}
+	for _, h := range c.Header {
+		if err := add(textKey{where: strings.ToLower(h.Key), q: fold(h.Value)}, classHeader); err != nil {
+			return err
+		}
+	}
+	for _, b := range c.Body {
+		if err := add(textKey{where: "body", q: fold(b)}, classBody); err != nil {
+			return err
+		}
+	}
+	for _, t := range c.Text {
+		if err := add(textKey{where: "text", q: fold(t)}, classHeader, classBody); err != nil {
+			return err
+		}
+	}
+	for i := range c.Not {
+		if err := ev.prepare(&c.Not[i]); err != nil {
+			return err
+		}
+	}
+	for i := range c.Or {
+		for j := range c.Or[i] {
+			if err := ev.prepare(&c.Or[i][j]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// match evaluates c for one message, cheap keys first.
+func (ev *evaluator) match(c *imap.SearchCriteria, m *candidate) (bool, error) {
+	e := m.entry
+	for _, set := range c.UID {
+		if !ev.uidIn(set, e.uid) {
+			return false, nil
+		}
+	}
+	date := timeOf(e.e.date)
+	if !c.Since.IsZero() && dayOf(date).Before(dayOf(c.Since)) {
+		return false, nil
+	}
+	if !c.Before.IsZero() && !dayOf(date).Before(dayOf(c.Before)) {
+		return false, nil
+	}
+	if c.Larger > 0 && e.e.size <= c.Larger {
+		return false, nil
+	}
+	if c.Smaller > 0 && e.e.size >= c.Smaller {
+		return false, nil
+	}
+	for _, f := range c.Flag {
+		has, err := ev.hasFlag(e.e, f)
+		if err != nil || !has {
+			return false, err
+		}
+	}
+	for _, f := range c.NotFlag {
+		has, err := ev.hasFlag(e.e, f)
+		if err != nil || has {
+			return false, err
+		}
+	}
+	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+		sent, err := ev.sentDate(m)
+		if err != nil {
+			return false, err
+		}
+		if !c.SentSince.IsZero() && sent.Before(dayOf(c.SentSince)) {
+			return false, nil
+		}
+		if !c.SentBefore.IsZero() && !sent.Before(dayOf(c.SentBefore)) {
+			return false, nil
+		}
+	}
+	for _, h := range c.Header {
+		if ok, err := ev.text(m, textKey{where: strings.ToLower(h.Key), q: fold(h.Value)}); err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, b := range c.Body {
+		if ok, err := ev.text(m, textKey{where: "body", q: fold(b)}); err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, t := range c.Text {
+		if ok, err := ev.text(m, textKey{where: "text", q: fold(t)}); err != nil || !ok {
+			return false, err
+		}
+	}
+	for i := range c.Not {
+		ok, err := ev.match(&c.Not[i], m)
+		if err != nil || ok {
+			return false, err
+		}
+	}
+	for i := range c.Or {
+		a, err := ev.match(&c.Or[i][0], m)
+		if err != nil {
+			return false, err
+		}
+		if !a {
+			b, err := ev.match(&c.Or[i][1], m)
+			if err != nil || !b {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+// uidIn reports whether uid is in set, where "*" (0) is the mailbox's
+// largest UID.
+func (ev *evaluator) uidIn(set imap.UIDSet, uid uint32) bool {
+	for _, r := range set {
+		start, stop := uint32(r.Start), uint32(r.Stop)
+		if start == 0 {
+			start = ev.maxUID
+		}
+		if stop == 0 {
+			stop = ev.maxUID
+		}
+		if start > stop {
+			start, stop = stop, start
+		}
+		if uid >= start && uid <= stop {
+			return true
+		}
+	}
+	return false
+}
+
+// dayOf is the calendar date of t in its own zone, as a UTC midnight, so
+// that dates compare "disregarding time and timezone" (RFC 3501).
+func dayOf(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func (ev *evaluator) hasFlag(e entryRec, f imap.Flag) (bool, error) {
+	for _, sf := range systemFlags {
+		if strings.EqualFold(string(f), sf.name) {
+			return upstream.Flags(e.flags).Has(sf.bit), nil
+		}
+	}
+	if strings.EqualFold(string(f), `\Deleted`) {
+		return e.flags&flagDeleted != 0, nil
+	}
+	if strings.HasPrefix(string(f), `\`) {
+		return false, nil // \Recent is the session's; imapsrv resolves it
+	}
+	if ev.kw == nil {
+		names, err := loadKeywords(ev.tx, ev.s.seal)
+		if err != nil {
+			return false, err
+		}
+		ev.kw = make(map[string]uint32, len(names))
+		for id, n := range names {
+			ev.kw[strings.ToLower(n)] = id
+		}
+	}
+	id, ok := ev.kw[strings.ToLower(string(f))]
+	if !ok {
+		return false, nil
+	}
+	for _, k := range e.keywords {
+		if k == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (ev *evaluator) sentDate(m *candidate) (time.Time, error) {
+	if m.parsed == nil {
+		p, err := ev.s.parsedTx(ev.tx, m.entry.e.msgID)
+		if err != nil {
+			return time.Time{}, err
+		}
+		m.parsed = p
+	}
+	if d := m.parsed.Envelope.Date; !d.IsZero() {
+		return dayOf(d), nil
+	}
+	return dayOf(timeOf(m.entry.e.date)), nil
+}
+
+// text answers one string key: from the index when it is sure, else by
+// reading the message's search document.
+func (ev *evaluator) text(m *candidate, k textKey) (bool, error) {
+	ki := ev.keys[k]
+	id := m.entry.e.msgID
+	if ki != nil && ki.set != nil {
+		if !ki.set.has(id) {
+			return false, nil
+		}
+		if ki.sure {
+			return true, nil
+		}
+	}
+	if k.where == "text" && m.doc == nil {
+		// The body is needed if the header does not match: build the
+		// whole document at once rather than the header first.
+		d, err := ev.s.docTx(ev.tx, id)
+		if err != nil {
+			return false, err
+		}
+		m.doc = d
+	}
+	if k.where != "body" {
+		fields, err := ev.headerOf(m)
+		if err != nil {
+			return false, err
+		}
+		for _, f := range fields {
+			if k.where == "text" && strings.Contains(f.name+": "+f.value, k.q) ||
+				f.name == k.where && strings.Contains(f.value, k.q) {
+				return true, nil
+			}
+		}
+		if k.where != "text" {
+			return false, nil
+		}
+	}
+	if m.doc == nil {
+		d, err := ev.s.docTx(ev.tx, id)
+		if err != nil {
+			return false, err
+		}
+		m.doc = d
+	}
+	return strings.Contains(m.doc.body, k.q), nil
+}
+
+// headerOf returns the candidate's header fields, from its parsed form
+// (a small record) rather than its whole body.
+func (ev *evaluator) headerOf(m *candidate) ([]docField, error) {
+	switch {
+	case m.doc != nil:
+		return m.doc.fields, nil
+	case m.fields != nil:
+		return m.fields, nil
+	}
+	if m.parsed == nil {
+		p, err := ev.s.parsedTx(ev.tx, m.entry.e.msgID)
+		if err != nil {
+			return nil, err
+		}
+		m.parsed = p
+	}
+	m.fields = headerFields(readHeader(m.parsed.Header))
+	if m.fields == nil {
+		m.fields = []docField{}
+	}
+	return m.fields, nil
+}
