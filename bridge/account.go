@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/mailbridge/mailbridge/crypto"
+	"github.com/mailbridge/mailbridge/smtpsrv"
 	"github.com/mailbridge/mailbridge/store"
 	"github.com/mailbridge/mailbridge/syncer"
 	"github.com/mailbridge/mailbridge/upstream"
@@ -20,9 +24,11 @@ import (
 
 // account is one running account: its cache is open from the start, so
 // clients can read mail while the upstream is unreachable; the upstream
-// session, keys and syncer come up in the background.
+// session, keys and syncer come up in the background, and come up again
+// after a failure, so one account's trouble never touches the others.
 type account struct {
-	cfg   vault.Account
+	b     *Bridge
+	id    string
 	store *store.Store
 	log   *slog.Logger
 
@@ -30,16 +36,27 @@ type account struct {
 	done   chan struct{}
 
 	mu      sync.Mutex
+	cfg     vault.Account
 	sess    upstream.Session
 	keys    openpgp.EntityList
 	syncer  *syncer.Syncer
 	lastErr error
-	online  chan struct{} // closed once sess, keys and syncer are set
+	state   string        // see AccountStatus.State
+	online  chan struct{} // closed once sess, keys and syncer are first set
 }
+
+// Account states shown by status.
+const (
+	stateConnecting = "connecting"
+	stateOnline     = "online"
+	stateError      = "error"
+)
+
+func cachePath(cacheDir, id string) string { return filepath.Join(cacheDir, id+".db") }
 
 func (b *Bridge) startAccount(ctx context.Context, cfg vault.Account) error {
 	st, err := store.Open(store.Options{
-		Path:   filepath.Join(cacheDir(b.opts.DataDir), cfg.ID+".db"),
+		Path:   cachePath(b.opts.CacheDir, cfg.ID),
 		Key:    cfg.CacheKey,
 		Logger: b.log.With("account", cfg.ID),
 	})
@@ -48,11 +65,14 @@ func (b *Bridge) startAccount(ctx context.Context, cfg vault.Account) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	a := &account{
+		b:      b,
+		id:     cfg.ID,
 		cfg:    cfg,
 		store:  st,
 		log:    b.log.With("account", cfg.ID),
 		cancel: cancel,
 		done:   make(chan struct{}),
+		state:  stateConnecting,
 		online: make(chan struct{}),
 	}
 	b.mu.Lock()
@@ -62,46 +82,84 @@ func (b *Bridge) startAccount(ctx context.Context, cfg vault.Account) error {
 	return nil
 }
 
-// run logs in, unlocks the keys and syncs until ctx ends. A crash-free
-// failure here only affects this account: its cache keeps serving.
+// run connects and syncs until ctx ends, starting over after a failure
+// (with a growing pause) unless the upstream refused the login for good.
 func (a *account) run(ctx context.Context, backend upstream.Backend) {
 	defer close(a.done)
+	delay := time.Second
+	for {
+		err := a.runOnce(ctx, backend)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("sync stopped")
+		}
+		a.setErr(err)
+		switch upstream.KindOf(err) {
+		case upstream.AuthFailed, upstream.SecondFactor:
+			a.log.Error("the upstream refused the account's session; remove and add the account again", "err", err)
+			return
+		}
+		a.log.Error("account sync failed; restarting", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Minute)
+	}
+}
+
+// runOnce is one session's life. A panic in it is logged and returned as
+// an error: it costs this account a restart, not the daemon.
+func (a *account) runOnce(ctx context.Context, backend upstream.Backend) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.log.Error("account crashed", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error (crash): %v", r)
+		}
+	}()
 	sess, keys, err := a.connect(ctx, backend)
 	if err != nil {
-		if ctx.Err() == nil {
-			a.setErr(err)
-			a.log.Error("account is offline", "err", err)
-		}
-		return
+		return err
 	}
+	sess = guard(sess, a.log)
 	defer sess.Close()
 
 	s := syncer.New(syncer.Options{Session: sess, Store: a.store, Keys: keys, Logger: a.log})
 	a.mu.Lock()
 	a.sess, a.keys, a.syncer = sess, keys, s
-	a.mu.Unlock()
-	close(a.online)
-
-	if err := s.Run(ctx); err != nil {
-		a.setErr(err)
-		a.log.Error("sync stopped", "err", err)
+	a.state, a.lastErr = stateOnline, nil
+	select {
+	case <-a.online:
+	default:
+		close(a.online)
 	}
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.sess = nil
+		a.mu.Unlock()
+	}()
+	return s.Run(ctx)
 }
 
 // connect resumes the upstream session and unlocks the account's keys,
 // retrying while the upstream is unreachable.
 func (a *account) connect(ctx context.Context, backend upstream.Backend) (upstream.Session, openpgp.EntityList, error) {
-	auth := upstream.Auth{UserID: a.cfg.UpstreamUser, Token: a.cfg.UpstreamAuth}
+	cfg := a.config()
+	auth := upstream.Auth{UserID: cfg.UpstreamUser, Token: cfg.UpstreamAuth}
 	delay := 500 * time.Millisecond
 	for {
 		sess, err := backend.Resume(ctx, auth)
 		if err == nil {
 			armored, kerr := sess.PrivateKeys(ctx)
 			if kerr == nil {
-				keys, uerr := crypto.UnlockKeys(armored, a.cfg.KeyPassphrase)
+				keys, uerr := crypto.UnlockKeys(armored, cfg.KeyPassphrase)
 				if uerr != nil {
 					sess.Close()
-					return nil, nil, fmt.Errorf("unlock keys: %w", uerr)
+					return nil, nil, upstream.Errorf(upstream.AuthFailed, "unlock keys: %v", uerr)
 				}
 				return sess, keys, nil
 			}
@@ -122,6 +180,7 @@ func (a *account) connect(ctx context.Context, backend upstream.Backend) (upstre
 	}
 }
 
+// stop ends the account and closes its cache.
 func (a *account) stop() {
 	a.cancel()
 	<-a.done
@@ -133,6 +192,12 @@ func (a *account) stop() {
 func (a *account) setErr(err error) {
 	a.mu.Lock()
 	a.lastErr = err
+	if a.sess == nil {
+		a.state = stateError
+		if upstream.Retryable(err) {
+			a.state = stateConnecting
+		}
+	}
 	a.mu.Unlock()
 }
 
@@ -144,8 +209,11 @@ func (a *account) waitSynced(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	a.mu.Lock()
+	s := a.syncer
+	a.mu.Unlock()
 	select {
-	case <-a.syncer.Synced():
+	case <-s.Synced():
 		return nil
 	case <-a.done:
 		return a.err()
@@ -163,10 +231,41 @@ func (a *account) err() error {
 	return a.lastErr
 }
 
+func (a *account) config() vault.Account {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
+}
+
+func (a *account) setConfig(cfg vault.Account) {
+	a.mu.Lock()
+	a.cfg = cfg
+	a.mu.Unlock()
+}
+
+// removeCache deletes an account's cache files: the bbolt file and
+// anything the store keeps beside it under the same name.
+func removeCache(cacheDir, id string) error {
+	entries, err := os.ReadDir(cacheDir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.Name() == id || strings.HasPrefix(e.Name(), id+".") || strings.HasPrefix(e.Name(), id+"-") {
+			errs = append(errs, os.RemoveAll(filepath.Join(cacheDir, e.Name())))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Store, Addresses, Upstream and Keys serve the protocol servers.
 
 func (a *account) Store() *store.Store { return a.store }
-func (a *account) Addresses() []string { return a.cfg.Addresses }
+func (a *account) Addresses() []string { return a.config().Addresses }
 
 func (a *account) Upstream() upstream.Session {
 	a.mu.Lock()
@@ -179,3 +278,16 @@ func (a *account) Keys() openpgp.EntityList {
 	defer a.mu.Unlock()
 	return a.keys
 }
+
+// SendPolicy gives submission the unencrypted-sending setting. It is read
+// at every message, so `config set` applies to the next one.
+func (a *account) SendPolicy() smtpsrv.Policy {
+	set := a.b.vault.Settings().WithDefaults()
+	return smtpsrv.Policy{RequireEncryption: set.UnencryptedSending == vault.UnencryptedRefuse}
+}
+
+// PinnedKeys returns no keys: pinning contacts' keys by hand is not
+// offered yet.
+func (a *account) PinnedKeys(string) openpgp.EntityList { return nil }
+
+var _ smtpsrv.PolicyAccount = (*account)(nil)

@@ -29,7 +29,7 @@ func runBridge(t *testing.T, dir string, up upstream.Backend, add bool) (bridge.
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if add {
-		if _, err := br.AddAccount(ctx, liveUser, livePass); err != nil {
+		if _, err := br.AddAccount(ctx, liveUser, livePass, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -52,7 +52,7 @@ func runBridge(t *testing.T, dir string, up upstream.Backend, add bool) (bridge.
 		t.Fatalf("initial sync: %v", err)
 	}
 	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
+	stop := func() { once.Do(func() { cancel(); wg.Wait(); br.Close() }) }
 	t.Cleanup(stop)
 	return info, br, stop
 }
@@ -201,7 +201,7 @@ func TestFlagChangeReachesUpstreamAndSurvivesRestart(t *testing.T) {
 	if strings.Join(before, "") != strings.Join(after, "") {
 		t.Fatalf("mailbox changed across restart:\nbefore %q\nafter  %q", before, after)
 	}
-	lines, err = c.OK("EXAMINE INBOX")
+	_, err = c.OK("EXAMINE INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -110,3 +111,17 @@ func Retryable(err error) bool {
 	}
 	return false
 }
+
+// RecipientError is returned by Send when the upstream refuses some
+// recipients. Nothing was delivered and nothing was stored.
+type RecipientError struct {
+	Rejected []string
+	Msg      string
+}
+
+func (e *RecipientError) Error() string {
+	return fmt.Sprintf("upstream: recipients refused (%s): %s", strings.Join(e.Rejected, ", "), e.Msg)
+}
+
+// RejectedRecipients lists the refused addresses.
+func (e *RecipientError) RejectedRecipients() []string { return e.Rejected }

@@ -14,8 +14,10 @@ import (
 
 // Backend logs in to accounts of one upstream service.
 type Backend interface {
-	// Login authenticates with the account's password. The returned
-	// Session may still need a second factor (see Session.Auth).
+	// Login authenticates with the account's password. When the account
+	// has a second factor, every call on the returned Session except Auth,
+	// Close and SubmitSecondFactor fails with kind SecondFactor until
+	// SubmitSecondFactor succeeds.
 	Login(ctx context.Context, username, password string) (Session, error)
 	// Resume opens a session from the token of an earlier login, so the
 	// bridge never has to keep the upstream password.
@@ -35,6 +37,11 @@ type Session interface {
 	Auth() Auth
 	// Close ends the session; later calls fail.
 	Close() error
+	// SubmitSecondFactor completes a login that needs a second factor,
+	// such as a TOTP code. A wrong code fails with kind AuthFailed and
+	// the session stays waiting for another try; on a session that needs
+	// no second factor it does nothing and returns nil.
+	SubmitSecondFactor(ctx context.Context, code string) error
 
 	// Addresses returns the account's addresses, the primary one first.
 	Addresses(ctx context.Context) ([]Address, error)
@@ -164,7 +171,8 @@ type Update struct {
 
 // SendRequest is a message ready to leave: Raw is what every recipient
 // gets, exactly as given, and SentCopy is the sender's copy, encrypted to
-// the sender, stored in Sent.
+// the sender, stored in Sent. A nil SentCopy stores nothing in Sent (a
+// message split into several sends keeps one Sent copy).
 type SendRequest struct {
 	OpID       string
 	From       string

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -138,7 +139,13 @@ func TestReturnedAccountsAreCopies(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	d := Settings{}.WithDefaults()
-	if d != (Settings{Host: "127.0.0.1", IMAPPort: 1143, IMAPSPort: 1993, SMTPPort: 1025, SMTPSPort: 1465}) {
+	want := Settings{
+		Host:     "127.0.0.1",
+		IMAPPort: 1143, IMAPSecurity: "starttls", IMAPSPort: 1993, IMAPSSecurity: "tls",
+		SMTPPort: 1025, SMTPSecurity: "starttls", SMTPSPort: 1465, SMTPSSecurity: "tls",
+		UnencryptedSending: "allow", LogLevel: "info",
+	}
+	if !reflect.DeepEqual(d, want) {
 		t.Errorf("defaults = %+v", d)
 	}
 	if got := (Settings{SMTPPort: 2525}).WithDefaults(); got.SMTPPort != 2525 || got.IMAPPort != 1143 {
@@ -151,13 +158,21 @@ func TestSettings(t *testing.T) {
 		{SMTPPort: -1},
 		{IMAPPort: 1993}, // clashes with the IMAPS default
 		{Host: "bad host"},
+		{IMAPSecurity: "ssl"},
+		{UnencryptedSending: "sometimes"},
+		{LogLevel: "loud"},
+		{CertHosts: []string{"a b"}},
 	} {
 		if err := v.SetSettings(bad); err == nil {
 			t.Errorf("SetSettings(%+v) accepted", bad)
 		}
 	}
-	if v.Settings() != (Settings{}) {
+	if !reflect.DeepEqual(v.Settings(), Settings{}) {
 		t.Error("rejected settings were stored")
+	}
+	// A disabled listener may keep a port another one uses.
+	if err := v.SetSettings(Settings{IMAPSecurity: SecurityOff, IMAPPort: 1993}); err != nil {
+		t.Errorf("disabled listener sharing a port: %v", err)
 	}
 }
 

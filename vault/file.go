@@ -15,49 +15,76 @@ import (
 //
 //	magic   8 bytes  "MBVAULT\x00"
 //	version 1 byte   formatVersion
-//	source  1 byte   'k' keychain, 'f' key file
+//	source  1 byte   'k' keychain, 'f' key file, 'p' passphrase
+//	kdf     25 bytes only for 'p': salt (16), Argon2id time (4), memory in
+//	        KiB (4), threads (1); see passphrase.go
 //	nonce   24 bytes
-//	sealed  XChaCha20-Poly1305 of the JSON contents, the 10 header bytes as
+//	sealed  XChaCha20-Poly1305 of the JSON contents, the header bytes as
 //	        additional data so the clear part cannot be altered unnoticed.
 const (
 	magic         = "MBVAULT\x00"
 	formatVersion = 1
-	headerSize    = len(magic) + 2
+	// headerSize is the header of a keychain- or key-file-keyed vault.
+	headerSize = len(magic) + 2
 )
 
 // headerByte is how src is recorded in the file header.
 func (src KeySource) headerByte() byte {
-	if src == KeySourceKeychain {
+	switch src {
+	case KeySourceKeychain:
 		return 'k'
+	case KeySourcePassphrase:
+		return 'p'
 	}
 	return 'f'
 }
 
+// header is the clear part of a vault file.
 type header struct {
 	source KeySource
+	kdf    kdfParams // only for KeySourcePassphrase
 }
 
-// parseHeader reads the clear part of a vault file.
-func parseHeader(raw []byte) (header, error) {
-	if len(raw) < headerSize+chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead ||
-		!bytes.HasPrefix(raw, []byte(magic)) {
-		return header{}, fmt.Errorf("%w: %s is not a mailbridge vault", ErrDecrypt, vaultFile)
+// bytes encodes h as it starts the file.
+func (h header) bytes() []byte {
+	out := append([]byte(magic), formatVersion, h.source.headerByte())
+	if h.source == KeySourcePassphrase {
+		out = h.kdf.appendTo(out)
+	}
+	return out
+}
+
+// parseHeader reads the clear part of a vault file and returns it with
+// its length.
+func parseHeader(raw []byte) (header, int, error) {
+	minSize := headerSize + chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+	if len(raw) < minSize || !bytes.HasPrefix(raw, []byte(magic)) {
+		return header{}, 0, fmt.Errorf("%w: %s is not a mailbridge vault", ErrDecrypt, vaultFile)
 	}
 	if v := raw[len(magic)]; v != formatVersion {
-		return header{}, fmt.Errorf("vault: %s has format version %d; this mailbridge reads version %d (was it written by a newer release?)",
+		return header{}, 0, fmt.Errorf("vault: %s has format version %d; this mailbridge reads version %d (was it written by a newer release?)",
 			vaultFile, v, formatVersion)
 	}
 	switch raw[len(magic)+1] {
 	case 'k':
-		return header{source: KeySourceKeychain}, nil
+		return header{source: KeySourceKeychain}, headerSize, nil
 	case 'f':
-		return header{source: KeySourceFile}, nil
+		return header{source: KeySourceFile}, headerSize, nil
+	case 'p':
+		if len(raw) < minSize+kdfSize {
+			return header{}, 0, fmt.Errorf("%w: truncated passphrase header", ErrDecrypt)
+		}
+		kdf, err := parseKDF(raw[headerSize : headerSize+kdfSize])
+		if err != nil {
+			return header{}, 0, err
+		}
+		return header{source: KeySourcePassphrase, kdf: kdf}, headerSize + kdfSize, nil
 	}
-	return header{}, fmt.Errorf("%w: unknown key source in header", ErrDecrypt)
+	return header{}, 0, fmt.Errorf("%w: unknown key source in header", ErrDecrypt)
 }
 
-// seal encrypts c under key, recording src in the clear header.
-func seal(key []byte, src KeySource, c contents) ([]byte, error) {
+// seal encrypts c under key behind the clear header hdr.
+func seal(key []byte, hdr header, c contents) ([]byte, error) {
 	aead, err := chacha20poly1305.NewX(key)
 	if err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
@@ -67,25 +94,28 @@ func seal(key []byte, src KeySource, c contents) ([]byte, error) {
 		return nil, fmt.Errorf("vault: encode: %w", err)
 	}
 	defer clear(plain)
-	out := make([]byte, headerSize+aead.NonceSize(), headerSize+aead.NonceSize()+len(plain)+aead.Overhead())
-	copy(out, magic)
-	out[len(magic)] = formatVersion
-	out[len(magic)+1] = src.headerByte()
-	nonce := out[headerSize:]
+	clearPart := hdr.bytes()
+	n := len(clearPart)
+	out := make([]byte, n+aead.NonceSize(), n+aead.NonceSize()+len(plain)+aead.Overhead())
+	copy(out, clearPart)
+	nonce := out[n:]
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("vault: random nonce: %w", err)
 	}
-	return aead.Seal(out, nonce, plain, out[:headerSize]), nil
+	return aead.Seal(out, nonce, plain, out[:n]), nil
 }
 
-// unseal decrypts a vault file whose header parseHeader accepted.
-func unseal(key, raw []byte) (contents, error) {
+// unseal decrypts a vault file whose header of n bytes parseHeader accepted.
+func unseal(key, raw []byte, n int) (contents, error) {
 	aead, err := chacha20poly1305.NewX(key)
 	if err != nil {
 		return contents{}, fmt.Errorf("vault: %w", err)
 	}
-	nonce := raw[headerSize : headerSize+aead.NonceSize()]
-	plain, err := aead.Open(nil, nonce, raw[headerSize+aead.NonceSize():], raw[:headerSize])
+	if len(raw) < n+aead.NonceSize()+aead.Overhead() {
+		return contents{}, ErrDecrypt
+	}
+	nonce := raw[n : n+aead.NonceSize()]
+	plain, err := aead.Open(nil, nonce, raw[n+aead.NonceSize():], raw[:n])
 	if err != nil {
 		return contents{}, ErrDecrypt
 	}
@@ -100,7 +130,7 @@ func unseal(key, raw []byte) (contents, error) {
 
 // save seals c and replaces the vault file with it.
 func (v *Vault) save(c contents) error {
-	data, err := seal(v.key, v.source, c)
+	data, err := seal(v.key, v.header, c)
 	if err != nil {
 		return err
 	}

@@ -19,19 +19,51 @@ const (
 	DefaultSMTPSPort = 1465
 )
 
+// Listener security, per listener.
+const (
+	// SecuritySTARTTLS starts in plain text; clients must upgrade with
+	// STARTTLS before they can log in.
+	SecuritySTARTTLS = "starttls"
+	// SecurityTLS speaks TLS from the first byte (implicit TLS).
+	SecurityTLS = "tls"
+	// SecurityOff disables the listener.
+	SecurityOff = "off"
+)
+
+// What the bridge does with mail to recipients without a public key.
+const (
+	// UnencryptedAllow sends it as the client wrote it.
+	UnencryptedAllow = "allow"
+	// UnencryptedRefuse refuses the whole message, naming the recipients
+	// without keys.
+	UnencryptedRefuse = "refuse"
+)
+
 // Settings are the bridge-wide options. Zero values mean the defaults;
 // see WithDefaults.
 type Settings struct {
 	// Host is the address the listeners bind to.
 	Host string `json:"host,omitempty"`
-	// IMAPPort serves IMAP with STARTTLS.
-	IMAPPort int `json:"imap_port,omitempty"`
-	// IMAPSPort serves IMAP over implicit TLS.
-	IMAPSPort int `json:"imaps_port,omitempty"`
-	// SMTPPort serves SMTP submission with STARTTLS.
-	SMTPPort int `json:"smtp_port,omitempty"`
-	// SMTPSPort serves SMTP submission over implicit TLS.
-	SMTPSPort int `json:"smtps_port,omitempty"`
+	// IMAPPort serves IMAP with IMAPSecurity (default STARTTLS).
+	IMAPPort     int    `json:"imap_port,omitempty"`
+	IMAPSecurity string `json:"imap_security,omitempty"`
+	// IMAPSPort serves IMAP with IMAPSSecurity (default implicit TLS).
+	IMAPSPort     int    `json:"imaps_port,omitempty"`
+	IMAPSSecurity string `json:"imaps_security,omitempty"`
+	// SMTPPort serves SMTP submission with SMTPSecurity (default STARTTLS).
+	SMTPPort     int    `json:"smtp_port,omitempty"`
+	SMTPSecurity string `json:"smtp_security,omitempty"`
+	// SMTPSPort serves SMTP submission with SMTPSSecurity (default
+	// implicit TLS).
+	SMTPSPort     int    `json:"smtps_port,omitempty"`
+	SMTPSSecurity string `json:"smtps_security,omitempty"`
+	// UnencryptedSending is UnencryptedAllow (default) or UnencryptedRefuse.
+	UnencryptedSending string `json:"unencrypted_sending,omitempty"`
+	// LogLevel is debug, info (default), warn or error.
+	LogLevel string `json:"log_level,omitempty"`
+	// CertHosts are extra host names and addresses the certificate covers,
+	// for clients in a container or on another machine.
+	CertHosts []string `json:"cert_hosts,omitempty"`
 }
 
 // WithDefaults returns s with every unset field given its default.
@@ -52,30 +84,69 @@ func (s Settings) WithDefaults() Settings {
 			*f.p = f.def
 		}
 	}
+	for _, f := range []struct {
+		p   *string
+		def string
+	}{
+		{&s.IMAPSecurity, SecuritySTARTTLS},
+		{&s.IMAPSSecurity, SecurityTLS},
+		{&s.SMTPSecurity, SecuritySTARTTLS},
+		{&s.SMTPSSecurity, SecurityTLS},
+		{&s.UnencryptedSending, UnencryptedAllow},
+		{&s.LogLevel, "info"},
+	} {
+		if *f.p == "" {
+			*f.p = f.def
+		}
+	}
+	s.CertHosts = slices.Clone(s.CertHosts)
 	return s
 }
 
-// Validate reports ports out of range and two listeners sharing a port.
+// Validate reports ports out of range, two listeners sharing a port, and
+// values that are not one of their choices.
 func (s Settings) Validate() error {
 	d := s.WithDefaults()
 	ports := []struct {
-		name string
-		port int
+		name     string
+		port     int
+		security string
 	}{
-		{"IMAP", d.IMAPPort}, {"IMAPS", d.IMAPSPort}, {"SMTP", d.SMTPPort}, {"SMTPS", d.SMTPSPort},
+		{"IMAP", d.IMAPPort, d.IMAPSecurity}, {"IMAPS", d.IMAPSPort, d.IMAPSSecurity},
+		{"SMTP", d.SMTPPort, d.SMTPSecurity}, {"SMTPS", d.SMTPSPort, d.SMTPSSecurity},
 	}
 	for i, p := range ports {
 		if p.port < 1 || p.port > 65535 {
 			return fmt.Errorf("vault: %s port %d out of range 1-65535", p.name, p.port)
 		}
+		switch p.security {
+		case SecuritySTARTTLS, SecurityTLS, SecurityOff:
+		default:
+			return fmt.Errorf("vault: %s security %q: want starttls, tls or off", p.name, p.security)
+		}
 		for _, q := range ports[:i] {
-			if q.port == p.port {
+			if q.port == p.port && q.security != SecurityOff && p.security != SecurityOff {
 				return fmt.Errorf("vault: %s and %s both use port %d", q.name, p.name, p.port)
 			}
 		}
 	}
-	if strings.ContainsAny(d.Host, " \t\r\n/") {
+	if strings.ContainsAny(d.Host, " \t\r\n/") || d.Host == "" {
 		return fmt.Errorf("vault: invalid host %q", d.Host)
+	}
+	switch d.UnencryptedSending {
+	case UnencryptedAllow, UnencryptedRefuse:
+	default:
+		return fmt.Errorf("vault: unencrypted sending %q: want allow or refuse", d.UnencryptedSending)
+	}
+	switch d.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("vault: log level %q: want debug, info, warn or error", d.LogLevel)
+	}
+	for _, h := range d.CertHosts {
+		if h == "" || strings.ContainsAny(h, " \t\r\n/,") {
+			return fmt.Errorf("vault: invalid certificate host %q", h)
+		}
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
 // Package vault keeps the bridge's settings and per-account secrets in one
 // encrypted file, vault.enc, sealed with a 32-byte key that lives in the OS
 // keychain or, where there is none (headless Linux, CI), in a key file
-// beside the vault.
+// beside the vault, or that is derived from a passphrase the user gives
+// (Argon2id; see Options.Passphrase).
 //
 // The vault never deletes or resets data because its key cannot be found:
 // Open fails with [ErrKeyUnavailable] and leaves the files alone, so the
@@ -52,8 +53,9 @@ type KeySource string
 
 // Key sources.
 const (
-	KeySourceKeychain KeySource = "keychain"
-	KeySourceFile     KeySource = "file"
+	KeySourceKeychain   KeySource = "keychain"
+	KeySourceFile       KeySource = "file"
+	KeySourcePassphrase KeySource = "passphrase"
 )
 
 // Options configures Open.
@@ -69,6 +71,11 @@ type Options struct {
 	// KeyringTimeout bounds each keychain call, which can hang on some
 	// desktops waiting for an unlock prompt; 0 means 5 seconds.
 	KeyringTimeout time.Duration
+	// Passphrase, if set, derives the vault key with Argon2id instead of
+	// keeping it in the keychain or a key file: for headless machines
+	// where the user would rather type or provision a secret. A vault
+	// keyed otherwise is re-encrypted with the passphrase on Open.
+	Passphrase []byte
 	// Logger receives notices such as the key-file fallback warning; nil
 	// discards them. Secrets are never logged.
 	Logger *slog.Logger
@@ -79,7 +86,7 @@ type Options struct {
 type Vault struct {
 	path   string
 	key    []byte
-	source KeySource
+	header header
 	log    *slog.Logger
 
 	mu   sync.RWMutex
@@ -117,35 +124,74 @@ func Open(opts Options) (*Vault, error) {
 	raw, err := os.ReadFile(v.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		if v.key, v.source, err = ks.create(); err != nil {
+		if len(opts.Passphrase) > 0 {
+			err = v.usePassphrase(opts.Passphrase)
+		} else {
+			v.key, v.header.source, err = ks.create()
+		}
+		if err != nil {
 			return nil, err
 		}
 		// Write the empty vault at once so the key source is on record.
 		if err := v.save(contents{}); err != nil {
 			return nil, err
 		}
-		log.Info("created vault", "path", v.path, "key_source", v.source)
+		log.Info("created vault", "path", v.path, "key_source", v.header.source)
 		return v, nil
 	case err != nil:
 		return nil, fmt.Errorf("vault: read %s: %w", vaultFile, err)
 	}
 
-	hdr, err := parseHeader(raw)
+	hdr, n, err := parseHeader(raw)
 	if err != nil {
 		return nil, err
 	}
-	v.source = hdr.source
-	if v.key, err = ks.load(hdr.source); err != nil {
+	v.header = hdr
+	switch {
+	case hdr.source == KeySourcePassphrase && len(opts.Passphrase) == 0:
+		return nil, fmt.Errorf("%w: the vault is protected by a passphrase and none was given", ErrKeyUnavailable)
+	case hdr.source == KeySourcePassphrase:
+		v.key = hdr.kdf.derive(opts.Passphrase)
+	default:
+		if v.key, err = ks.load(hdr.source); err != nil {
+			return nil, err
+		}
+	}
+	if v.data, err = unseal(v.key, raw, n); err != nil {
+		if hdr.source == KeySourcePassphrase && errors.Is(err, ErrDecrypt) {
+			return nil, fmt.Errorf("%w (is the passphrase right?)", err)
+		}
 		return nil, err
 	}
-	if v.data, err = unseal(v.key, raw); err != nil {
-		return nil, err
+	if len(opts.Passphrase) > 0 && hdr.source != KeySourcePassphrase {
+		// Re-encrypt under the passphrase. The old key stays where it
+		// was: it opens nothing any more, and deleting it is the user's call.
+		old := v.header
+		if err := v.usePassphrase(opts.Passphrase); err != nil {
+			return nil, err
+		}
+		if err := v.save(v.data); err != nil {
+			return nil, err
+		}
+		log.Info("vault re-encrypted with the passphrase", "path", v.path, "was", old.source)
 	}
 	return v, nil
 }
 
-// KeySource says whether the vault key is in the OS keychain or a key file.
-func (v *Vault) KeySource() KeySource { return v.source }
+// usePassphrase sets a fresh salt and the key derived from passphrase.
+func (v *Vault) usePassphrase(passphrase []byte) error {
+	kdf, err := newKDF()
+	if err != nil {
+		return err
+	}
+	v.header = header{source: KeySourcePassphrase, kdf: kdf}
+	v.key = kdf.derive(passphrase)
+	return nil
+}
+
+// KeySource says whether the vault key is in the OS keychain, a key file,
+// or derived from a passphrase.
+func (v *Vault) KeySource() KeySource { return v.header.source }
 
 // Path is the location of vault.enc.
 func (v *Vault) Path() string { return v.path }
@@ -155,7 +201,9 @@ func (v *Vault) Path() string { return v.path }
 func (v *Vault) Settings() Settings {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return v.data.Settings
+	s := v.data.Settings
+	s.CertHosts = slices.Clone(s.CertHosts)
+	return s
 }
 
 // SetSettings validates and stores s.
@@ -163,6 +211,7 @@ func (v *Vault) SetSettings(s Settings) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	s.CertHosts = slices.Clone(s.CertHosts)
 	return v.update(func(c *contents) error {
 		c.Settings = s
 		return nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -84,13 +85,13 @@ func TestKeyFileCreateAndReopen(t *testing.T) {
 	if err := v.PutAccount(a); err != nil {
 		t.Fatal(err)
 	}
-	s := Settings{IMAPPort: 2143, Host: "127.0.0.2"}
+	s := Settings{IMAPPort: 2143, Host: "127.0.0.2", CertHosts: []string{"bridge.lan"}}
 	if err := v.SetSettings(s); err != nil {
 		t.Fatal(err)
 	}
 
 	v2 := open(t, Options{Dir: dir})
-	if got := v2.Settings(); got != s {
+	if got := v2.Settings(); !reflect.DeepEqual(got, s) {
 		t.Errorf("Settings after reopen = %+v, want %+v", got, s)
 	}
 	got, ok := v2.Account(a.ID)

@@ -26,7 +26,6 @@ const (
 )
 
 type demoFlags struct {
-	dataDir                                  string
 	imapPort, imapsPort, smtpPort, smtpsPort int
 	messages                                 int
 	seed                                     int64
@@ -44,18 +43,23 @@ func demoCmd(g *globals) *cobra.Command {
 			"DATA-DIR/delivered/RECIPIENT/; the key server knows " + aliceEmail + ", whose\n" +
 			"private key is in DATA-DIR/alice.asc, so you can check with gpg that mail to her\n" +
 			"leaves encrypted. Seeding is idempotent: the same --messages and --seed on a\n" +
-			"later start add nothing.",
+			"later start add nothing.\n\n" +
+			"--data-dir defaults to mailbridge-demo in your user cache folder. While the demo\n" +
+			"runs, `mailbridge status --data-dir DIR` and the other commands talk to it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
 			if err != nil {
 				return err
 			}
-			return runDemo(cmd.Context(), cmd, f, log)
+			dir := g.dataDir
+			if dir == "" {
+				dir = defaultDemoDir()
+			}
+			return runDemo(cmd.Context(), cmd, dir, f, log)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.dataDir, "data-dir", envOr("MAILBRIDGE_DATA_DIR", defaultDemoDir()), "where the demo keeps its state ($MAILBRIDGE_DATA_DIR)")
 	fl.IntVar(&f.imapPort, "imap-port", 1143, "IMAP port (STARTTLS)")
 	fl.IntVar(&f.imapsPort, "imaps-port", 1993, "IMAP port (implicit TLS)")
 	fl.IntVar(&f.smtpPort, "smtp-port", 1025, "SMTP submission port (STARTTLS)")
@@ -65,14 +69,14 @@ func demoCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func runDemo(ctx context.Context, cmd *cobra.Command, f demoFlags, log *slog.Logger) error {
-	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+func runDemo(ctx context.Context, cmd *cobra.Command, dataDir string, f demoFlags, log *slog.Logger) error {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
 	up, err := mock.New(mock.Options{
-		Dir:         filepath.Join(f.dataDir, "upstream"),
+		Dir:         filepath.Join(dataDir, "upstream"),
 		Logger:      log.With("component", "mock-upstream"),
-		DeliverHook: deliveredWriter(filepath.Join(f.dataDir, "delivered"), log),
+		DeliverHook: deliveredWriter(filepath.Join(dataDir, "delivered"), log),
 	})
 	if err != nil {
 		return fmt.Errorf("start the mock upstream: %w", err)
@@ -81,31 +85,34 @@ func runDemo(ctx context.Context, cmd *cobra.Command, f demoFlags, log *slog.Log
 	if err := seedDemo(up, f); err != nil {
 		return err
 	}
-	if err := writeAliceKey(filepath.Join(f.dataDir, "alice.asc")); err != nil {
+	if err := writeAliceKey(filepath.Join(dataDir, "alice.asc")); err != nil {
 		return err
 	}
 
-	br, err := bridge.New(bridge.Options{
-		DataDir: f.dataDir,
-		Backend: up,
-		Ports:   &bridge.Ports{IMAP: f.imapPort, IMAPS: f.imapsPort, SMTP: f.smtpPort, SMTPS: f.smtpsPort},
-		Logger:  log,
+	br, err := openBridge(bridge.Options{
+		DataDir:     dataDir,
+		Backend:     up,
+		BackendName: "mock (demo)",
+		Ports:       &bridge.Ports{IMAP: f.imapPort, IMAPS: f.imapsPort, SMTP: f.smtpPort, SMTPS: f.smtpsPort},
+		Logger:      log,
+		LockNote:    "demo",
 	})
 	if err != nil {
 		return err
 	}
+	defer br.Close()
 	if len(br.Vault().Accounts()) == 0 {
-		if _, err := br.AddAccount(ctx, demoUser, demoPassword); err != nil && !errors.Is(err, bridge.ErrAccountExists) {
+		if _, err := br.AddAccount(ctx, demoUser, demoPassword, nil); err != nil && !errors.Is(err, bridge.ErrAccountExists) {
 			return fmt.Errorf("add the demo account: %w", err)
 		}
 	}
 
 	out := cmd.OutOrStdout()
 	return br.Run(ctx, func(info bridge.Info) {
-		fmt.Fprintf(out, "mailbridge demo is running (data in %s). Point your mail client at:\n\n", f.dataDir)
+		fmt.Fprintf(out, "mailbridge demo is running (data in %s). Point your mail client at:\n\n", dataDir)
 		info.WriteTable(out)
 		fmt.Fprintf(out, "\nMail sent to %s is encrypted; read it with gpg using %s.\nPress Ctrl-C to stop.\n",
-			aliceEmail, filepath.Join(f.dataDir, "alice.asc"))
+			aliceEmail, filepath.Join(dataDir, "alice.asc"))
 		go func() {
 			start := time.Now()
 			if err := br.WaitSynced(ctx); err == nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,6 +57,18 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if info.Accounts[0].Password == demoPassword {
 		t.Fatal("the client password is the upstream password")
+	}
+	// The running demo answers status over its control socket.
+	statusJSON, err := exec.Command(bin, "status", "--data-dir", dir, "--json").Output()
+	if err != nil {
+		t.Fatalf("status --json: %v", err)
+	}
+	var st bridge.Status
+	if err := json.Unmarshal(statusJSON, &st); err != nil {
+		t.Fatalf("status --json printed %q: %v", statusJSON, err)
+	}
+	if !st.Running || st.PID != d.cmd.Process.Pid || len(st.Accounts) != 1 || !st.Accounts[0].Synced || st.Accounts[0].Total < n {
+		t.Fatalf("status: %+v", st)
 	}
 	infoPath := filepath.Join(t.TempDir(), "info.json")
 	if err := os.WriteFile(infoPath, infoJSON, 0o600); err != nil {
@@ -158,8 +172,8 @@ func checkNoPlaintext(t *testing.T, dir string, seed int64, n int, sent string) 
 		if rel == "upstream" || rel == "delivered" {
 			return filepath.SkipDir
 		}
-		if e.IsDir() || rel == "alice.asc" {
-			return nil
+		if !e.Type().IsRegular() || rel == "alice.asc" {
+			return nil // directories, and the control socket
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -260,14 +274,42 @@ func (d *demo) stop() error {
 	}
 }
 
+// buildBinary builds the binary once per test binary; tests share it.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mailbridge")
-	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "mailbridge-bin-*")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.dir = dir
+		built.path = filepath.Join(dir, "mailbridge")
+		out, err := exec.Command("go", "build", "-race", "-o", built.path, ".").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.path
+}
+
+// built is the binary buildBinary made; TestMain removes it.
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // freePorts asks the kernel for n free ports; the tiny window before the

@@ -14,7 +14,8 @@ import (
 
 // Bucket layout. Top level: meta, users (userID -> userRecord), names
 // (username -> userID), addrs (lower-case email -> userID), tokens
-// (sha256(token) -> userID), keys (lower-case email -> armored public keys
+// (sha256(token) -> userID, or pendingPrefix+userID while the login waits
+// for its second factor), keys (lower-case email -> armored public keys
 // published with PublishKey), and one bucket per account named "u:"+userID
 // holding the sub-buckets below.
 var (
@@ -45,6 +46,7 @@ type userRecord struct {
 	Addresses  []upstream.Address
 	PrivateKey []byte // armored, locked with the password
 	PublicKey  []byte // armored
+	TOTPSecret []byte `json:",omitempty"` // set when the account needs a second factor
 	NextMsg    uint64 // counter for message IDs
 	NextLabel  uint64 // counter for user label IDs
 	LastEvent  uint64 // sequence number of the newest event

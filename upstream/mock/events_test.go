@@ -22,7 +22,7 @@ func TestEventsOfEveryMutation(t *testing.T) {
 	_ = sess.UpdateMessages(ctx, []string{m.ID}, upstream.Update{OpID: "upd", SetFlags: upstream.FlagSeen})
 	_ = sess.DeleteMailbox(ctx, box.ID)
 	_ = sess.DeleteMessages(ctx, []string{m.ID})
-	sent, _ := sess.Send(ctx, upstream.SendRequest{OpID: "snd", From: testEmail, Recipients: []string{testEmail}, Raw: []byte("x")})
+	sent, _ := sess.Send(ctx, upstream.SendRequest{OpID: "snd", From: testEmail, Recipients: []string{testEmail}, Raw: []byte("x"), SentCopy: []byte("x")})
 	delivered, err := s.Deliver(testUser, []byte("Subject: hi\r\n\r\nhello\r\n"), nil, FormatWhole)
 	if err != nil {
 		t.Fatal(err)

@@ -103,7 +103,7 @@ func TestIdempotencyUnderDrops(t *testing.T) {
 	for i := range n {
 		op := fmt.Sprintf("send-%d", i)
 		m, err := retry(t, func() (upstream.MessageMeta, error) {
-			return sess.Send(ctx, upstream.SendRequest{OpID: op, From: testEmail, Recipients: []string{"x@elsewhere.test"}, Raw: []byte(op)})
+			return sess.Send(ctx, upstream.SendRequest{OpID: op, From: testEmail, Recipients: []string{"x@elsewhere.test"}, Raw: []byte(op), SentCopy: []byte(op)})
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -94,6 +94,9 @@ func (a *account) replay(opID string) (upstream.MessageMeta, bool, error) {
 	if id == nil {
 		return upstream.MessageMeta{}, false, nil
 	}
+	if len(id) == 0 {
+		return upstream.MessageMeta{}, true, nil // done, and it stored no message
+	}
 	m, ok, err := a.getMeta(string(id))
 	if err == nil && !ok {
 		err = upstream.Errorf(upstream.NotFound, "the message of this operation was deleted")

@@ -2,10 +2,12 @@
 // mail service implementing upstream.Backend. It stores encrypted messages
 // with labels and flags, keeps a per-account event log served by long
 // polling, answers key-server lookups, injects faults (latency, errors, rate
-// limits, lost responses) and seeds realistic, deterministic mail.
+// limits, lost responses), offers an optional TOTP second factor per user
+// (UserSpec.TOTPSecret) and seeds realistic, deterministic mail.
 //
-// It exists for tests, benchmarks and the `mailbridge demo` command; no
-// production code path uses it otherwise.
+// It exists for tests, benchmarks, the `mailbridge demo` command and the
+// development backend (`--upstream mock`); no production code path uses it
+// otherwise.
 //
 // All state lives in one bbolt file. With Options.Dir set the file is kept
 // there and every acknowledged change is fsynced before the call returns, so

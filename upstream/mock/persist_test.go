@@ -36,7 +36,7 @@ func mutate(ctx context.Context, s *Server, sess upstream.Session) error {
 	if err := sess.DeleteMessages(ctx, []string{b.ID}); err != nil {
 		return err
 	}
-	if _, err := sess.Send(ctx, upstream.SendRequest{OpID: "op-s", From: testEmail, Recipients: []string{"x@y.test"}, Raw: []byte("s")}); err != nil {
+	if _, err := sess.Send(ctx, upstream.SendRequest{OpID: "op-s", From: testEmail, Recipients: []string{"x@y.test"}, Raw: []byte("s"), SentCopy: []byte("s")}); err != nil {
 		return err
 	}
 	_, err = s.Deliver(testUser, []byte("Subject: hi\r\n\r\nhello\r\n"), nil, FormatWhole)

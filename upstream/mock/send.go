@@ -10,7 +10,7 @@ import (
 	"github.com/mailbridge/mailbridge/upstream"
 )
 
-// Send stores the sender's copy in Sent (flagged Seen) and hands Raw out
+// Send stores the sender's copy, if any, in Sent (flagged Seen) and hands Raw out
 // to every recipient: recorded in Outbound, passed to Options.DeliverHook,
 // and stored in the Inbox of recipients that are accounts of this server.
 // A retry with the same OpID returns the first copy and delivers nothing.
@@ -33,19 +33,24 @@ func (s *session) Send(ctx context.Context, req upstream.SendRequest) (upstream.
 			if err := checkSend(a, req); err != nil {
 				return err
 			}
-			sentCopy := req.SentCopy
-			if len(sentCopy) == 0 {
-				sentCopy = req.Raw
-			}
-			meta, err = s.srv.store(a, storeReq{
-				raw: sentCopy, labels: []string{upstream.Sent}, flags: upstream.FlagSeen, opID: req.OpID,
-			})
-			if err != nil {
-				return err
+			deliveryID := "nosent-" + a.newMessageID()
+			if len(req.SentCopy) > 0 {
+				meta, err = s.srv.store(a, storeReq{
+					raw: req.SentCopy, labels: []string{upstream.Sent}, flags: upstream.FlagSeen, opID: req.OpID,
+				})
+				if err != nil {
+					return err
+				}
+				deliveryID = meta.ID
+			} else if req.OpID != "" {
+				// Remember the OpID so a retry delivers nothing twice.
+				if err := a.bucket(bktOps).Put([]byte(req.OpID), []byte{}); err != nil {
+					return err
+				}
 			}
 			for i, rcpt := range req.Recipients {
 				out = append(out, Delivery{
-					ID: fmt.Sprintf("%s-%d", meta.ID, i+1), From: req.From, Recipient: rcpt, Raw: bytes.Clone(req.Raw),
+					ID: fmt.Sprintf("%s-%d", deliveryID, i+1), From: req.From, Recipient: rcpt, Raw: bytes.Clone(req.Raw),
 				})
 				if err := s.srv.deliverLocal(w, rcpt, req.Raw); err != nil {
 					return err
@@ -72,8 +77,22 @@ func checkSend(a *account, req upstream.SendRequest) error {
 	if len(req.Raw) == 0 {
 		return upstream.Errorf(upstream.Permanent, "empty message")
 	}
+	var refused []string
+	for _, r := range req.Recipients {
+		if strings.HasSuffix(strings.ToLower(r), RefusedDomain) {
+			refused = append(refused, r)
+		}
+	}
+	if len(refused) > 0 {
+		return &upstream.RecipientError{Rejected: refused, Msg: "no such recipient"}
+	}
 	return nil
 }
+
+// RefusedDomain is a domain the mock refuses to deliver to, like a
+// provider answering "no such user", so tests can exercise per-recipient
+// rejections.
+const RefusedDomain = "@refused.test"
 
 // deliverLocal stores raw in the Inbox of the account owning rcpt, if any.
 // A full recipient mailbox loses the message, as a bounce would.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -54,7 +55,11 @@ func (s *Server) Login(ctx context.Context, username, password string) (upstream
 			return upstream.Errorf(upstream.AuthFailed, "wrong username or password")
 		}
 		userID = rec.ID
-		return tx.Bucket(bktTokens).Put(tokenKey(token), []byte(rec.ID))
+		val := rec.ID
+		if len(rec.TOTPSecret) > 0 {
+			val = pendingPrefix + rec.ID
+		}
+		return tx.Bucket(bktTokens).Put(tokenKey(token), []byte(val))
 	})
 	if err != nil {
 		s.log.Info("mock: login failed", "err", err)
@@ -88,12 +93,56 @@ func (s *Server) checkToken(userID string, token []byte) error {
 		return &upstream.Error{Kind: upstream.Temporary, Err: errClosed}
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if id := tx.Bucket(bktTokens).Get(tokenKey(token)); id == nil || string(id) != userID {
-			return upstream.Errorf(upstream.AuthFailed, "session expired")
+		switch id := string(tx.Bucket(bktTokens).Get(tokenKey(token))); id {
+		case userID:
+			return nil
+		case pendingPrefix + userID:
+			return upstream.Errorf(upstream.SecondFactor, "enter the code from your authenticator app")
 		}
-		return nil
+		return upstream.Errorf(upstream.AuthFailed, "session expired")
 	})
 	return asUpstream(err)
+}
+
+// pendingPrefix marks a token whose login still needs its second factor.
+const pendingPrefix = "2fa:"
+
+// SubmitSecondFactor checks a TOTP code and, if it is right, makes the
+// session's token a full one.
+func (s *session) SubmitSecondFactor(ctx context.Context, code string) error {
+	if s.closed.Load() {
+		return upstream.Errorf(upstream.Permanent, "session closed")
+	}
+	drop, err := s.srv.before(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.srv.dbUpdate(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktTokens)
+		switch string(b.Get(tokenKey(s.token))) {
+		case s.userID:
+			return nil
+		case pendingPrefix + s.userID:
+		default:
+			return upstream.Errorf(upstream.AuthFailed, "session expired")
+		}
+		var rec userRecord
+		if _, err := getJSON(tx.Bucket(bktUsers), []byte(s.userID), &rec); err != nil {
+			return err
+		}
+		if !checkTOTP(rec.TOTPSecret, code, time.Now()) {
+			return upstream.Errorf(upstream.AuthFailed, "wrong second-factor code")
+		}
+		return b.Put(tokenKey(s.token), []byte(s.userID))
+	})
+	if err != nil {
+		s.srv.log.Info("mock: second factor refused", "user", s.userID)
+		return err
+	}
+	if drop {
+		return errDropped()
+	}
+	return nil
 }
 
 // dbUpdate is a plain bbolt update for calls outside any account.

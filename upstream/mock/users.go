@@ -28,6 +28,10 @@ type UserSpec struct {
 	// Key is the account's unlocked key pair; nil generates one. It is
 	// stored armored and locked with Password.
 	Key *openpgp.Entity
+	// TOTPSecret, if set, makes the account need a second factor: the
+	// RFC 6238 code of this secret (see TOTPCode), passed to
+	// Session.SubmitSecondFactor after Login.
+	TOTPSecret []byte
 }
 
 // AddUser creates an account with the system labels and an empty event
@@ -78,6 +82,7 @@ func (s *Server) AddUser(u UserSpec) error {
 		Addresses:  addrs,
 		PrivateKey: priv,
 		PublicKey:  pub,
+		TOTPSecret: bytes.Clone(u.TOTPSecret),
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bktNames).Get([]byte(u.Username)) != nil {
@@ -133,7 +138,7 @@ func (s *Server) Logout(username string) error {
 		b := tx.Bucket(bktTokens)
 		var doomed [][]byte
 		if err := b.ForEach(func(k, v []byte) error {
-			if string(v) == id {
+			if string(v) == id || string(v) == pendingPrefix+id {
 				doomed = append(doomed, bytes.Clone(k))
 			}
 			return nil
