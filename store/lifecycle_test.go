@@ -37,6 +37,7 @@ func TestCompactReclaimsDeletedSpace(t *testing.T) {
 
 	before, after, err := Compact(path)
 	must(t, err)
+	t.Logf("compaction: %d -> %d bytes", before, after)
 	if after >= before/2 {
 		t.Errorf("compaction took %d bytes to %d", before, after)
 	}
