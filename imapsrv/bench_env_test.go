@@ -126,17 +126,10 @@ func newBenchEnv(b *testing.B, n int) (*benchEnv, error) {
 	b.Logf("built a %d-message INBOX in %v", n, time.Since(start).Round(time.Millisecond))
 	e.bigUID = uint32(n)
 
-	certPEM, keyPEM := selfSigned(b)
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, err
-	}
+	cert := testCert(b)
 	e.roots = x509.NewCertPool()
-	e.roots.AppendCertsFromPEM(certPEM)
-	e.srv = New(Options{
-		Auth:      testAuth{st},
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-	})
+	e.roots.AppendCertsFromPEM(cert.PEM())
+	e.srv = New(Options{Auth: testAuth{st}, TLSConfig: cert.TLSConfig()})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

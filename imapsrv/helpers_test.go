@@ -2,20 +2,14 @@ package imapsrv
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -23,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailbridge/mailbridge/certs"
 	"github.com/mailbridge/mailbridge/store"
 	"github.com/mailbridge/mailbridge/upstream"
 )
@@ -91,21 +86,14 @@ func newFixtureWith(t *testing.T, edit func(*Options)) *fixture {
 	f.addMessage("m2", 0, testMessage2, upstream.Inbox)
 	f.addMessage("m3", upstream.FlagFlagged, testMessage3, upstream.Inbox)
 
-	certPEM, keyPEM := selfSigned(t)
-	f.certFile = filepath.Join(dir, "cert.pem")
-	if err := os.WriteFile(f.certFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := testCert(t)
+	f.certFile = cert.Path()
 	f.roots = x509.NewCertPool()
-	f.roots.AppendCertsFromPEM(certPEM)
+	f.roots.AppendCertsFromPEM(cert.PEM())
 
 	opts := Options{
 		Auth:      testAuth{st},
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig: cert.TLSConfig(),
 		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	}
 	if edit != nil {
@@ -163,34 +151,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func selfSigned(t testing.TB) (certPEM, keyPEM []byte) {
+// testCert is the bridge's own kind of certificate, made in a temporary
+// folder, so the tests see what clients of the real daemon see.
+func testCert(t testing.TB) *certs.Cert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := certs.Load(certs.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+	return c
 }
 
 // client is a line-level IMAP test client:

@@ -4,21 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/textproto"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +19,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/mailbridge/mailbridge/certs"
 	"github.com/mailbridge/mailbridge/crypto"
 )
 
@@ -114,19 +108,19 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		now = time.Now
 	}
 
-	cert, certPEM := selfSignedCert(t)
-	caFile := filepath.Join(t.TempDir(), "cert.pem")
-	if err := os.WriteFile(caFile, certPEM, 0o600); err != nil {
+	cert, err := certs.Load(certs.Options{Dir: t.TempDir()})
+	if err != nil {
 		t.Fatal(err)
 	}
+	caFile := cert.Path()
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
+	pool.AppendCertsFromPEM(cert.PEM())
 
 	logs := &syncBuffer{}
 	srv := newServer(Options{
 		Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Auth:            fakeAuth{user: userName, pass: userPass, acct: acct},
-		TLSConfig:       &tls.Config{Certificates: []tls.Certificate{cert}},
+		TLSConfig:       cert.TLSConfig(),
 		MaxMessageBytes: o.maxBytes,
 	}, now, sleep)
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
@@ -159,41 +153,6 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		logs:      logs,
 		clientTLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
 	}
-}
-
-func selfSignedCert(t testing.TB) (tls.Certificate, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "smtpsrv test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, certPEM
 }
 
 // client is a line-level SMTP client, so tests see the exact replies.
