@@ -37,6 +37,7 @@ type account struct {
 
 	mu      sync.Mutex
 	cfg     vault.Account
+	pinned  map[string]openpgp.EntityList // cfg.PinnedKeys parsed, by address
 	sess    upstream.Session
 	keys    openpgp.EntityList
 	syncer  *syncer.Syncer
@@ -67,7 +68,6 @@ func (b *Bridge) startAccount(ctx context.Context, cfg vault.Account) error {
 	a := &account{
 		b:      b,
 		id:     cfg.ID,
-		cfg:    cfg,
 		store:  st,
 		log:    b.log.With("account", cfg.ID),
 		cancel: cancel,
@@ -75,6 +75,7 @@ func (b *Bridge) startAccount(ctx context.Context, cfg vault.Account) error {
 		state:  stateConnecting,
 		online: make(chan struct{}),
 	}
+	a.setConfig(cfg)
 	b.mu.Lock()
 	b.accounts[cfg.ID] = a
 	b.mu.Unlock()
@@ -237,9 +238,12 @@ func (a *account) config() vault.Account {
 	return a.cfg
 }
 
+// setConfig takes a changed account, parsing its pinned keys once here
+// rather than at every recipient.
 func (a *account) setConfig(cfg vault.Account) {
+	pinned := parsePinned(cfg.PinnedKeys, a.log)
 	a.mu.Lock()
-	a.cfg = cfg
+	a.cfg, a.pinned = cfg, pinned
 	a.mu.Unlock()
 }
 
@@ -279,15 +283,18 @@ func (a *account) Keys() openpgp.EntityList {
 	return a.keys
 }
 
-// SendPolicy gives submission the unencrypted-sending setting. It is read
-// at every message, so `config set` applies to the next one.
+// SendPolicy gives submission the account's sending settings: its own
+// values over the bridge-wide ones. It is read at every message, so
+// `config set` applies to the next one.
 func (a *account) SendPolicy() smtpsrv.Policy {
-	set := a.b.vault.Settings().WithDefaults()
-	return smtpsrv.Policy{RequireEncryption: set.UnencryptedSending == vault.UnencryptedRefuse}
+	return sendPolicy(a.b.vault.Settings(), a.config().Sending)
 }
 
-// PinnedKeys returns no keys: pinning contacts' keys by hand is not
-// offered yet.
-func (a *account) PinnedKeys(string) openpgp.EntityList { return nil }
+// PinnedKeys returns the keys the user pinned for email, or nil.
+func (a *account) PinnedKeys(email string) openpgp.EntityList {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pinned[strings.ToLower(strings.TrimSpace(email))]
+}
 
 var _ smtpsrv.PolicyAccount = (*account)(nil)

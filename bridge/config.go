@@ -43,6 +43,18 @@ func stringKey(name, help string, p func(*vault.Settings) *string) configKey {
 	}
 }
 
+func boolKey(name, help string, p func(*vault.Settings) *bool) configKey {
+	return configKey{
+		name: name, help: help,
+		get: func(s *vault.Settings) string { return strconv.FormatBool(*p(s)) },
+		set: func(s *vault.Settings, v string) error {
+			b, err := parseBool(name, v)
+			*p(s) = b
+			return err
+		},
+	}
+}
+
 // configKeys are the settings in the order `config get` lists them.
 var configKeys = []configKey{
 	stringKey("host", "address the listeners bind to (127.0.0.1; 0.0.0.0 to serve other machines)",
@@ -61,6 +73,10 @@ var configKeys = []configKey{
 		func(s *vault.Settings) *string { return &s.SMTPSSecurity }),
 	stringKey("unencrypted-sending", "mail to recipients without a public key: allow or refuse",
 		func(s *vault.Settings) *string { return &s.UnencryptedSending }),
+	boolKey("sign-unencrypted", "sign mail to recipients without a public key (multipart/signed): true or false",
+		func(s *vault.Settings) *bool { return &s.SignUnencrypted }),
+	boolKey("attach-public-key", "attach your public key to mail to recipients without one: true or false",
+		func(s *vault.Settings) *bool { return &s.AttachPublicKey }),
 	stringKey("log-level", "debug, info, warn or error", func(s *vault.Settings) *string { return &s.LogLevel }),
 	{
 		name: "cert-hosts", help: "extra host names or addresses the certificate covers, comma-separated",
@@ -82,6 +98,10 @@ type ConfigEntry struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
 	Help  string `json:"help"`
+	// Scope, in an account's settings, says whether the account has its
+	// own value (ScopeAccount) or follows the bridge-wide one
+	// (ScopeDefault). It is empty for bridge-wide settings.
+	Scope string `json:"scope,omitempty"`
 }
 
 // ConfigKeys lists the setting names `config set` accepts, for help

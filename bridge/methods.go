@@ -21,9 +21,12 @@ const (
 	MethodAccountAdd    = "account.add"    // AddAccountParams -> AccountInfo
 	MethodAccountRemove = "account.remove" // AccountParams -> AccountInfo
 	MethodPasswordReset = "password.reset" // AccountParams -> AccountInfo
-	MethodConfigGet     = "config.get"     // -> []ConfigEntry
+	MethodConfigGet     = "config.get"     // ConfigGetParams (optional) -> []ConfigEntry
 	MethodConfigSet     = "config.set"     // ConfigSetParams -> []ConfigEntry
 	MethodCertRenew     = "cert.renew"     // CertRenewParams -> CertStatus
+	MethodKeyPin        = "key.pin"        // KeyPinParams -> []PinnedKey
+	MethodKeyList       = "key.list"       // AccountParams -> []PinnedKey
+	MethodKeyUnpin      = "key.unpin"      // KeyUnpinParams -> PinnedKey
 )
 
 // AddAccountParams are the upstream credentials of an account to add.
@@ -37,10 +40,33 @@ type AccountParams struct {
 	Account string `json:"account"`
 }
 
-// ConfigSetParams change one setting.
+// ConfigGetParams choose whose settings to show: the bridge-wide ones,
+// or with Account, the sending settings of one account.
+type ConfigGetParams struct {
+	Account string `json:"account,omitempty"`
+}
+
+// ConfigSetParams change one setting: bridge-wide, or with Account, one
+// account's own value (ValueDefault removes it).
 type ConfigSetParams struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Account string `json:"account,omitempty"`
+}
+
+// KeyPinParams pin a contact's public key for an account. Key is the key
+// file's content, armored or binary; Emails, if set, are the addresses to
+// pin it for instead of those in its user IDs.
+type KeyPinParams struct {
+	Account string   `json:"account"`
+	Key     []byte   `json:"key"`
+	Emails  []string `json:"emails,omitempty"`
+}
+
+// KeyUnpinParams remove the key pinned for one address.
+type KeyUnpinParams struct {
+	Account string `json:"account"`
+	Email   string `json:"email"`
 }
 
 // CertRenewParams add host names to the renewed certificate.
@@ -90,13 +116,41 @@ func (b *Bridge) Call(ctx context.Context, method string, params json.RawMessage
 		}
 		return accountInfo(a), nil
 	case MethodConfigGet:
+		var p ConfigGetParams
+		if err := decode(&p); err != nil {
+			return nil, err
+		}
+		if p.Account != "" {
+			return b.AccountConfig(p.Account)
+		}
 		return b.Config(), nil
 	case MethodConfigSet:
 		var p ConfigSetParams
 		if err := decode(&p); err != nil {
 			return nil, err
 		}
+		if p.Account != "" {
+			return b.SetAccountConfig(p.Account, p.Key, p.Value)
+		}
 		return b.SetConfig(p.Key, p.Value)
+	case MethodKeyPin:
+		var p KeyPinParams
+		if err := decode(&p); err != nil {
+			return nil, err
+		}
+		return b.PinKey(p.Account, p.Key, p.Emails)
+	case MethodKeyList:
+		var p AccountParams
+		if err := decode(&p); err != nil {
+			return nil, err
+		}
+		return b.PinnedKeys(p.Account)
+	case MethodKeyUnpin:
+		var p KeyUnpinParams
+		if err := decode(&p); err != nil {
+			return nil, err
+		}
+		return b.UnpinKey(p.Account, p.Email)
 	case MethodCertRenew:
 		var p CertRenewParams
 		if err := decode(&p); err != nil {
@@ -112,7 +166,7 @@ func (b *Bridge) Call(ctx context.Context, method string, params json.RawMessage
 
 func (b *Bridge) methodNames() []string {
 	names := []string{MethodStatus, MethodInfo, MethodAccountAdd, MethodAccountRemove, MethodPasswordReset,
-		MethodConfigGet, MethodConfigSet, MethodCertRenew}
+		MethodConfigGet, MethodConfigSet, MethodCertRenew, MethodKeyPin, MethodKeyList, MethodKeyUnpin}
 	for name := range b.opts.Methods {
 		names = append(names, name)
 	}

@@ -58,7 +58,14 @@ type Settings struct {
 	SMTPSPort     int    `json:"smtps_port,omitempty"`
 	SMTPSSecurity string `json:"smtps_security,omitempty"`
 	// UnencryptedSending is UnencryptedAllow (default) or UnencryptedRefuse.
+	// Accounts may override it (Account.Sending).
 	UnencryptedSending string `json:"unencrypted_sending,omitempty"`
+	// SignUnencrypted signs mail to recipients without keys
+	// (multipart/signed) unless an account overrides it.
+	SignUnencrypted bool `json:"sign_unencrypted,omitempty"`
+	// AttachPublicKey attaches the sender's public key to mail to
+	// recipients without keys unless an account overrides it.
+	AttachPublicKey bool `json:"attach_public_key,omitempty"`
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string `json:"log_level,omitempty"`
 	// CertHosts are extra host names and addresses the certificate covers,
@@ -170,6 +177,11 @@ type Account struct {
 	UpstreamAuth []byte `json:"upstream_auth,omitempty"`
 	// KeyPassphrase unlocks the account's OpenPGP keys.
 	KeyPassphrase []byte `json:"key_passphrase,omitempty"`
+	// Sending overrides the bridge-wide sending settings for this account.
+	Sending SendingOverrides `json:"sending,omitzero"`
+	// PinnedKeys are contacts' public keys the user pinned by hand, used
+	// when the key server has none for the address.
+	PinnedKeys []PinnedKey `json:"pinned_keys,omitempty"`
 }
 
 // NewAccount returns an account with a fresh random ID, client password
@@ -230,7 +242,10 @@ func (a Account) validate() error {
 	case len(a.CacheKey) != 32:
 		return fmt.Errorf("vault: cache key is %d bytes, want 32", len(a.CacheKey))
 	}
-	return nil
+	if err := a.Sending.Validate(); err != nil {
+		return err
+	}
+	return validatePinned(a.PinnedKeys)
 }
 
 // clone copies a deeply so callers cannot change the vault's state
@@ -240,5 +255,7 @@ func (a Account) clone() Account {
 	a.CacheKey = slices.Clone(a.CacheKey)
 	a.UpstreamAuth = slices.Clone(a.UpstreamAuth)
 	a.KeyPassphrase = slices.Clone(a.KeyPassphrase)
+	a.Sending = a.Sending.clone()
+	a.PinnedKeys = slices.Clone(a.PinnedKeys)
 	return a
 }

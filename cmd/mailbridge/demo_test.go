@@ -305,6 +305,10 @@ var built struct {
 }
 
 func TestMain(m *testing.M) {
+	// A -race binary sleeps a second at exit (GORACE atexit_sleep_ms) to
+	// let reports flush; with dozens of short CLI runs per test that is
+	// most of the time spent. Reports are still printed, just not waited for.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	code := m.Run()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)

@@ -73,7 +73,7 @@ func rootCmd() *cobra.Command {
 	pf.StringVar(&g.passphraseFile, "vault-passphrase-file", os.Getenv(envPassphraseFile),
 		"protect the vault with the passphrase in this file instead of the OS keychain or a key file ($"+envPassphraseFile+")")
 	root.AddCommand(demoCmd(g), serveCmd(g), infoCmd(g), statusCmd(g), accountCmd(g), passwordCmd(g),
-		configCmd(g), certCmd(g), clientConfigCmd(g), serviceCmd(g), mockCmd(g))
+		configCmd(g), keyCmd(g), certCmd(g), clientConfigCmd(g), serviceCmd(g), mockCmd(g))
 	return root
 }
 
