@@ -3,6 +3,7 @@ package imapsrv
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/mailbridge/mailbridge/store"
@@ -29,7 +30,16 @@ type account struct {
 	// \Recent yet. A mailbox missing from it appeared after the account
 	// was opened: all of its messages are new.
 	recentNext map[uint64]uint32
+	// idle are views no session has selected, least recently released
+	// first. They stay in views, kept current by the change stream, so
+	// that selecting the mailbox again costs no listing of the store.
+	idle []*mailboxView
 }
+
+// maxIdleViews is how many unselected mailbox views an account keeps.
+// Clients switch among a few mailboxes (INBOX, Sent, Drafts, a folder or
+// two); a view costs about 70 bytes a message.
+const maxIdleViews = 6
 
 func newAccount(st *store.Store, logger *slog.Logger) (*account, error) {
 	a := &account{
@@ -65,11 +75,14 @@ func (a *account) close() {
 // goroutine and must not block: it only updates in-memory views and
 // queues tracker updates.
 func (a *account) onChange(c store.Change) {
-	if c.Kind == store.ChangeMailboxes {
-		return
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if c.Kind == store.ChangeMailboxes {
+		// An idle view may belong to a mailbox that is gone; they are
+		// cheap to rebuild, so drop them rather than track which.
+		a.dropIdleLocked()
+		return
+	}
 	if pending, ok := a.loading[c.Mailbox]; ok {
 		a.loading[c.Mailbox] = append(pending, c)
 		return
@@ -87,6 +100,9 @@ func (a *account) acquireView(mboxID uint64) (*mailboxView, error) {
 
 	a.mu.Lock()
 	if v := a.views[mboxID]; v != nil {
+		if v.refs == 0 {
+			a.idle = slices.DeleteFunc(a.idle, func(x *mailboxView) bool { return x == v })
+		}
 		v.refs++
 		a.mu.Unlock()
 		return v, nil
@@ -118,9 +134,25 @@ func (a *account) releaseView(v *mailboxView) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	v.refs--
-	if v.refs == 0 && a.views[v.id] == v {
-		delete(a.views, v.id)
+	if v.refs > 0 || a.views[v.id] != v {
+		return
 	}
+	a.idle = append(a.idle, v)
+	if len(a.idle) > maxIdleViews {
+		old := a.idle[0]
+		a.idle = slices.Delete(a.idle, 0, 1)
+		delete(a.views, old.id)
+	}
+}
+
+// dropIdleLocked forgets the views no session has selected.
+func (a *account) dropIdleLocked() {
+	for _, v := range a.idle {
+		if a.views[v.id] == v {
+			delete(a.views, v.id)
+		}
+	}
+	a.idle = nil
 }
 
 // claimRecentLocked returns the UIDs of v that are \Recent for a session

@@ -286,3 +286,14 @@ func rssMB() float64 {
 }
 
 func newBenchRand() *mrand.Rand { return mrand.New(mrand.NewPCG(3, 4)) }
+
+// dropIdleViews makes the next SELECT of any mailbox list it again.
+func (e *benchEnv) dropIdleViews() {
+	e.srv.mu.Lock()
+	defer e.srv.mu.Unlock()
+	for _, a := range e.srv.accounts {
+		a.mu.Lock()
+		a.dropIdleLocked()
+		a.mu.Unlock()
+	}
+}

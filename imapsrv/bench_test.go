@@ -43,14 +43,29 @@ func selected(b *testing.B) (*benchEnv, *benchClient) {
 	return e, c
 }
 
-// BenchmarkSelect is a cold SELECT: no other session holds the mailbox,
-// so its entries are listed from the store each time.
+// BenchmarkSelect is a SELECT of a mailbox no session has selected, but
+// that the account has selected before: its view is kept, current with
+// the store's changes, so SELECT does not list the mailbox again.
 func BenchmarkSelect(b *testing.B) {
 	e := sharedBenchEnv(b)
 	c := e.dial(b)
 	e.run(b, c, func(i int) string {
 		if i > 0 {
 			c.do("UNSELECT")
+		}
+		return "SELECT INBOX"
+	}, nil)
+}
+
+// BenchmarkSelectCold is the first SELECT of a mailbox: its entries are
+// listed from the store each time.
+func BenchmarkSelectCold(b *testing.B) {
+	e := sharedBenchEnv(b)
+	c := e.dial(b)
+	e.run(b, c, func(i int) string {
+		if i > 0 {
+			c.do("UNSELECT")
+			e.dropIdleViews()
 		}
 		return "SELECT INBOX"
 	}, nil)

@@ -173,7 +173,7 @@ func (s *session) writeMessage(w *imapserver.FetchWriter, sel *selection, m *fet
 		mw.WriteUID(imap.UID(r.uid))
 	}
 	if options.Flags || m.flagsChanged {
-		mw.WriteFlags(s.sessionFlags(sel, r.uid, r.flags))
+		mw.WriteFlags(withRecent(r.flags, r.recent))
 	}
 	if options.InternalDate {
 		mw.WriteInternalDate(r.date)

@@ -36,6 +36,10 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	}
 	ctx.rewrite(criteria)
 
+	// APPEND indexes in batches: the search must see the last ones.
+	if err := s.store().IndexAppended(); err != nil {
+		return nil, storeError("search", err)
+	}
 	uids, err := s.store().Search(sel.mbox.ID, criteria)
 	if errors.Is(err, store.ErrSearchUnsupported) {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Unsupported search criterion"}

@@ -66,10 +66,16 @@ func newMailboxView(id uint64, entries []store.Entry) *mailboxView {
 	for _, f := range systemFlags {
 		v.flags[f] = struct{}{}
 	}
+	var last []string
 	for _, e := range entries {
 		v.uids = append(v.uids, e.UID)
 		v.msgs = append(v.msgs, viewEntry{msgID: e.MsgID, flags: e.Flags, date: e.Date, size: e.Size})
-		v.addFlags(e.Flags)
+		// The store shares one slice among entries with the same
+		// flags: a run of them needs one look.
+		if len(e.Flags) > 0 && (len(last) == 0 || &e.Flags[0] != &last[0]) {
+			v.addFlags(e.Flags)
+			last = e.Flags
+		}
 	}
 	if n := len(v.uids); n > 0 {
 		v.uidNext = v.uids[n-1] + 1
@@ -219,7 +225,7 @@ const flagRecent imap.Flag = `\Recent`
 
 // addedEntry is the view entry of a ChangeAdded.
 func addedEntry(c store.Change) viewEntry {
-	return viewEntry{flags: c.Flags}
+	return viewEntry{msgID: c.MsgID, flags: c.Flags, date: c.Date, size: c.Size}
 }
 
 // fillLocked completes partial entries from a fresh store listing.

@@ -69,10 +69,19 @@ func (s *session) writeFlags(w *imapserver.FetchWriter, sel *selection, r msgRef
 
 // sessionFlags adds \Recent to a message's stored flags where it applies.
 func (s *session) sessionFlags(sel *selection, uid uint32, flags []string) []imap.Flag {
-	l := toIMAPFlags(flags)
 	s.acct.mu.Lock()
 	_, recent := sel.recent[uid]
 	s.acct.mu.Unlock()
+	return withRecent(flags, recent)
+}
+
+// withRecent converts stored flags for a FETCH reply, adding \Recent if
+// the message is recent for the session.
+func withRecent(flags []string, recent bool) []imap.Flag {
+	l := make([]imap.Flag, len(flags), len(flags)+1)
+	for i, f := range flags {
+		l[i] = imap.Flag(f)
+	}
 	if recent {
 		l = append(l, flagRecent)
 	}
@@ -270,6 +279,9 @@ func (s *session) alreadySent(m store.Mailbox, raw []byte) (uint32, bool) {
 	}
 	id := strings.TrimSpace(h.Get("Message-Id"))
 	if !strings.HasPrefix(id, "<") || !strings.HasSuffix(id, ">") || len(id) < 5 {
+		return 0, false
+	}
+	if err := s.store().IndexAppended(); err != nil {
 		return 0, false
 	}
 	uids, err := s.store().Search(m.ID, &imap.SearchCriteria{

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -31,7 +30,7 @@ type Parsed struct {
 // Incoming.Analysis, so the single writer only writes.
 type Analysis struct {
 	parsed []byte   // encoded parsedWire
-	words  []string // distinct tokens, sorted
+	words  []string // distinct tokens
 	vocab  []uint64 // vocabulary keys of words
 	terms  []uint64 // posting keys: (class, word) hashed with the index key
 }
@@ -61,19 +60,25 @@ func indexKey(cacheKey []byte) ([]byte, error) {
 // are plenty, since a collision only adds a candidate that the
 // confirmation drops.
 func (s *Store) termKey(class byte, word string) uint64 {
-	var blk [16]byte
+	return s.termKeyBuf(make([]byte, 16), class, word)
+}
+
+// termKeyBuf is termKey with a caller's 16-byte scratch block: the block
+// passes through the cipher.Block interface, so a local array would be
+// allocated on every call.
+func (s *Store) termKeyBuf(blk []byte, class byte, word string) uint64 {
+	clear(blk)
 	blk[0] = class
 	binary.BigEndian.PutUint16(blk[1:3], uint16(min(len(word), 0xffff)))
 	n := copy(blk[3:], word)
-	s.idxCipher.Encrypt(blk[:], blk[:])
+	s.idxCipher.Encrypt(blk, blk)
 	for rest := word[n:]; len(rest) > 0; {
-		var in [16]byte
-		m := copy(in[:], rest)
-		rest = rest[m:]
-		for i := range blk {
-			blk[i] ^= in[i]
+		m := min(len(rest), 16)
+		for i := range m {
+			blk[i] ^= rest[i]
 		}
-		s.idxCipher.Encrypt(blk[:], blk[:])
+		rest = rest[m:]
+		s.idxCipher.Encrypt(blk, blk)
 	}
 	return binary.BigEndian.Uint64(blk[:8])
 }
@@ -83,7 +88,7 @@ func (s *Store) termKey(class byte, word string) uint64 {
 // damaged message yields what could be read of it.
 func (s *Store) Analyze(raw []byte) *Analysis {
 	p, doc := analyzeDoc(raw)
-	a := &Analysis{parsed: encodeParsed(p)}
+	a := &Analysis{parsed: encodeParsedBinary(p)}
 	ws, _ := s.wordSets.Get().(*wordSet)
 	if ws == nil {
 		ws = &wordSet{}
@@ -91,22 +96,22 @@ func (s *Store) Analyze(raw []byte) *Analysis {
 	defer s.wordSets.Put(ws)
 	ws.init(64 + len(doc.body)/32)
 	for _, f := range doc.fields {
-		eachToken(f.name, func(t string) { ws.add(t, 1) })
-		eachToken(f.value, func(t string) { ws.add(t, 1) })
+		ws.addTokens(f.name, 1)
+		ws.addTokens(f.value, 1)
 	}
-	eachToken(doc.body, func(t string) { ws.add(t, 2) })
+	ws.addTokens(doc.body, 2)
 	a.words = ws.words()
-	slices.Sort(a.words)
 	a.terms = make([]uint64, 0, len(a.words)+len(a.words)/2)
 	a.vocab = make([]uint64, len(a.words))
+	blk := make([]byte, 16)
 	for i, word := range a.words {
-		a.vocab[i] = s.termKey(classVocab, word)
+		a.vocab[i] = s.termKeyBuf(blk, classVocab, word)
 		classes := ws.classOf(word)
 		if classes&1 != 0 {
-			a.terms = append(a.terms, s.termKey(classHeader, word))
+			a.terms = append(a.terms, s.termKeyBuf(blk, classHeader, word))
 		}
 		if classes&2 != 0 {
-			a.terms = append(a.terms, s.termKey(classBody, word))
+			a.terms = append(a.terms, s.termKeyBuf(blk, classBody, word))
 		}
 	}
 	return a
@@ -120,9 +125,10 @@ func analyzeDoc(raw []byte) (*Parsed, *searchDoc) {
 	hb, body := splitHeader(raw)
 	h := readHeader(hb)
 	var w walker
+	w.text.Grow(len(body)) // the text is at most about the body's size
 	p := &Parsed{Envelope: envelope(h), Header: hb}
 	p.BodyStructure = w.part(h, body, 0, "text/plain")
-	doc := &searchDoc{fields: headerFields(h), body: fold(w.text.String())}
+	doc := &searchDoc{fields: headerFields(h), body: foldBytes(w.text.Bytes())}
 	return p, doc
 }
 
@@ -227,6 +233,9 @@ func fromWire(w *bsWire) imap.BodyStructure {
 	return bs
 }
 
+// encodeParsed is the first stored form (JSON), which caches written
+// before the binary one (encodeParsedBinary) still hold and
+// decodeStoredParsed still reads.
 func encodeParsed(p *Parsed) []byte {
 	b, err := json.Marshal(parsedWire{Env: p.Envelope, BS: toWire(p.BodyStructure), Header: p.Header})
 	if err != nil {

@@ -73,7 +73,8 @@ func (w *wtx) addEntry(msgID uint64, rec *msgRec, mb *Mailbox, deleted bool) (ui
 	if err != nil {
 		return 0, err
 	}
-	w.changes = append(w.changes, Change{Kind: ChangeAdded, Mailbox: mb.ID, UID: uid, Flags: flags})
+	w.changes = append(w.changes, Change{Kind: ChangeAdded, Mailbox: mb.ID, UID: uid, Flags: flags,
+		MsgID: msgID, Date: timeOf(rec.date), Size: rec.size})
 	return uid, nil
 }
 

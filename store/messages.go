@@ -11,6 +11,8 @@ import (
 
 // Entries lists a mailbox in UID order: one cursor scan over small clear
 // records; keyword names are unsealed only if some entry has keywords.
+// Entries with the same flags and no keywords share one Flags slice:
+// callers must treat Flags as read-only.
 func (s *Store) Entries(mailboxID uint64) ([]Entry, error) {
 	var out []Entry
 	err := s.view(func(tx *bolt.Tx) error {
@@ -29,18 +31,30 @@ func (s *Store) Entries(mailboxID uint64) ([]Entry, error) {
 		}
 		out = make([]Entry, 0, mb.Messages)
 		var names map[uint32]string
+		// A mailbox has a handful of distinct flag sets: render each once.
+		shared := make(map[uint16][]string)
 		c := tx.Bucket([]byte(bktEntries)).Cursor()
 		for k, v := c.Seek(prefix); len(k) == 12 && string(k[:8]) == string(prefix); k, v = c.Next() {
 			e, err := decodeEntry(v)
 			if err != nil {
 				return err
 			}
-			if len(e.keywords) > 0 && names == nil {
+			uid := binary.BigEndian.Uint32(k[8:])
+			if len(e.keywords) == 0 {
+				flags, ok := shared[e.flags]
+				if !ok {
+					flags = imapFlags(e.flags, nil, nil)
+					shared[e.flags] = flags
+				}
+				out = append(out, Entry{UID: uid, MsgID: e.msgID, Flags: flags, Date: timeOf(e.date), Size: e.size})
+				continue
+			}
+			if names == nil {
 				if names, err = loadKeywords(tx, s.seal); err != nil {
 					return err
 				}
 			}
-			out = append(out, e.toEntry(binary.BigEndian.Uint32(k[8:]), names))
+			out = append(out, e.toEntry(uid, names))
 		}
 		return nil
 	})
@@ -69,6 +83,7 @@ func (s *Store) Body(msgID uint64) ([]byte, error) {
 // UIDVALIDITY for APPENDUID.
 func (s *Store) Append(mailboxID uint64, raw []byte, flags []string, date time.Time) (uid, uidValidity uint32, err error) {
 	a := s.Analyze(raw) // outside the write lock
+	var msgID uint64
 	err = s.update(func(w *wtx) error {
 		mb, err := w.mailbox(mailboxID)
 		if err != nil {
@@ -89,12 +104,13 @@ func (s *Store) Append(mailboxID uint64, raw []byte, flags []string, date time.T
 		if err != nil {
 			return fmt.Errorf("store: message id: %w", err)
 		}
+		msgID = id
 		rec := &msgRec{flags: fs.up, date: date.Unix(), size: int64(len(raw)), keywords: kw}
 		k := u64key(id)
 		if err := w.bodies.Put(k, w.s.seal.seal(bktBodies, k, raw)); err != nil {
 			return fmt.Errorf("store: write body: %w", err)
 		}
-		if err := w.putAnalysis(id, a); err != nil {
+		if err := w.deferIndex(id, a); err != nil {
 			return err
 		}
 		if uid, err = w.addEntry(id, rec, mb, fs.deleted); err != nil {
@@ -113,5 +129,6 @@ func (s *Store) Append(mailboxID uint64, raw []byte, flags []string, date time.T
 	if err != nil {
 		return 0, 0, err
 	}
+	s.queueIndex(msgID, a)
 	return uid, uidValidity, nil
 }

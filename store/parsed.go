@@ -50,23 +50,32 @@ func (s *Store) parsedTx(tx *bolt.Tx, msgID uint64) (*Parsed, error) {
 		if err != nil {
 			return nil, err
 		}
-		return decodeParsed(a.parsed)
+		return decodeStoredParsed(a.parsed)
 	}
 	plain, err := s.seal.open(bktParsed, k, v)
 	if err != nil {
 		return nil, err
 	}
-	return decodeParsed(plain)
+	return decodeStoredParsed(plain)
 }
 
-// docTx rebuilds the search document of a candidate from its body.
-func (s *Store) docTx(tx *bolt.Tx, msgID uint64) (*searchDoc, error) {
-	body, err := s.bodyTx(tx, msgID)
+// headerTx returns a message's header block, decoding nothing else of its
+// parsed form: what header searches need of a candidate.
+func (s *Store) headerTx(tx *bolt.Tx, msgID uint64) ([]byte, error) {
+	k := u64key(msgID)
+	v := tx.Bucket([]byte(bktParsed)).Get(k)
+	if v == nil {
+		p, err := s.parsedTx(tx, msgID)
+		if err != nil {
+			return nil, err
+		}
+		return p.Header, nil
+	}
+	plain, err := s.seal.open(bktParsed, k, v)
 	if err != nil {
 		return nil, err
 	}
-	_, doc := analyzeDoc(body)
-	return doc, nil
+	return storedHeader(plain)
 }
 
 // analyzeStored parses a cached body whose analysis is missing. Every

@@ -21,6 +21,11 @@ type Options struct {
 	Key []byte
 	// Logger receives operational logs, never mail content; nil discards.
 	Logger *slog.Logger
+	// UIDValidityFloor is the highest UIDVALIDITY an earlier cache of the
+	// same account handed out (see LastUIDValidity). A new cache starts
+	// above it, so clients notice that a lost or reset cache renumbered
+	// its mailboxes even when it is rebuilt within the same second.
+	UIDValidityFloor uint32
 }
 
 // Store is one account's local cache. It is safe for concurrent use: reads
@@ -32,6 +37,7 @@ type Store struct {
 	idxCipher cipher.Block
 	log       *slog.Logger
 	vocab     vocabulary
+	uidFloor  uint32
 
 	// wmu serialises write transactions together with the notification
 	// of their changes, so that watchers see changes in commit order.
@@ -42,6 +48,9 @@ type Store struct {
 	nextW    int
 
 	outboxSig chan struct{}
+
+	// idxq batches the index terms of appended messages (read_deferindex.go).
+	idxq indexQueue
 
 	// wordSets recycles Analyze's word tables: a few tens of KiB per
 	// message otherwise, the largest allocation of a sync after decryption.
@@ -76,6 +85,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
 	s := &Store{
+		uidFloor:  opts.UIDValidityFloor,
 		db:        db,
 		seal:      seal,
 		idxCipher: idxCipher,
@@ -86,11 +96,17 @@ func Open(opts Options) (*Store, error) {
 	if err := db.Update(s.initSchema); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	if err := s.indexLeftovers(); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
 	return s, nil
 }
 
 // Close closes the cache file. Calls after Close fail.
 func (s *Store) Close() error {
+	if err := s.closeIndexQueue(); err != nil {
+		s.log.Warn("store: index appended messages", "err", err)
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}

@@ -188,7 +188,10 @@ func fnv64(s string) uint64 {
 	return h | 1 // never 0: 0 marks an empty slot
 }
 
-func (ws *wordSet) add(word string, class byte) {
+func (ws *wordSet) add(word string, class byte) { ws.addHashed(word, fnv64(word), class) }
+
+// addHashed adds a word whose fnv64 hash the caller computed already.
+func (ws *wordSet) addHashed(word string, h uint64, class byte) {
 	if 2*(ws.n+1) > len(ws.slots) {
 		old := ws.slots
 		ws.slots = make([]wordSlot, 2*len(old))
@@ -199,7 +202,7 @@ func (ws *wordSet) add(word string, class byte) {
 			}
 		}
 	}
-	ws.insert(word, fnv64(word), class)
+	ws.insert(word, h, class)
 }
 
 func (ws *wordSet) insert(word string, h uint64, class byte) {
@@ -240,4 +243,112 @@ func (ws *wordSet) classOf(word string) byte {
 			return sl.classes
 		}
 	}
+}
+
+// FNV-1a, as fnv64 computes it.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// Token bytes of ASCII as two 64-bit masks (bytes 0-63 and 64-127):
+// digits, and upper- and lower-case letters.
+const (
+	tokenLo = 0x3ff << '0'
+	tokenHi = 0x3ffffff<<('A'-64) | 0x3ffffff<<('a'-64)
+)
+
+func isTokenByte(c byte) bool {
+	if c < 64 {
+		return tokenLo>>c&1 != 0
+	}
+	return c < 128 && tokenHi>>(c-64)&1 != 0
+}
+
+// addTokens adds every token of folded text s, as eachToken cuts them, in
+// one pass that hashes each token while it is read: analysing a message is
+// mostly this loop.
+func (ws *wordSet) addTokens(s string, class byte) {
+	start, ascii := -1, true
+	h := uint64(fnvOffset)
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if isTokenByte(c) {
+				if start < 0 {
+					start, ascii, h = i, true, fnvOffset
+				}
+				h = (h ^ uint64(c)) * fnvPrime
+			} else if start >= 0 {
+				ws.addRun(s[start:i], h, ascii, class)
+				start = -1
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if isTokenRune(r) {
+			if start < 0 {
+				start, h = i, fnvOffset
+			}
+			ascii = false
+			for j := i; j < i+size; j++ {
+				h = (h ^ uint64(s[j])) * fnvPrime
+			}
+		} else if start >= 0 {
+			ws.addRun(s[start:i], h, ascii, class)
+			start = -1
+		}
+		i += size
+	}
+	if start >= 0 {
+		ws.addRun(s[start:], h, ascii, class)
+	}
+}
+
+// addRun adds one run of token runes, cut into windows if it is long.
+func (ws *wordSet) addRun(run string, h uint64, ascii bool, class byte) {
+	if ascii && len(run) <= maxToken || !ascii && utf8.RuneCountInString(run) <= maxToken {
+		ws.addHashed(run, h|1, class)
+		return
+	}
+	emitRun(run, func(t string) { ws.add(t, class) })
+}
+
+// foldBytes is fold for text in a byte slice, copied once: spans that are
+// already folded are copied whole, and only upper-case ASCII and other
+// runes are looked at one by one.
+func foldBytes(b []byte) string {
+	var out strings.Builder
+	out.Grow(len(b))
+	done := 0
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch {
+		case c < utf8.RuneSelf && (c < 'A' || c > 'Z'):
+			i++
+			continue
+		case c < utf8.RuneSelf:
+			out.Write(b[done:i])
+			out.WriteByte(c + 'a' - 'A')
+			i++
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				i++
+				continue
+			}
+			f := unicode.ToLower(unicode.ToUpper(r))
+			if f == r {
+				i += size
+				continue
+			}
+			out.Write(b[done:i])
+			out.WriteRune(f)
+			i += size
+		}
+		done = i
+	}
+	out.Write(b[done:])
+	return out.String()
 }

@@ -157,4 +157,10 @@ type Change struct {
 	Mailbox uint64 // for message changes
 	UID     uint32
 	Flags   []string // ChangeAdded, ChangeFlags
+
+	// ChangeAdded carries the rest of the message's Entry, so that a
+	// watcher keeping a mailbox in memory need not list it again.
+	MsgID uint64
+	Date  time.Time // internal date
+	Size  int64
 }

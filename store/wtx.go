@@ -173,6 +173,7 @@ func (w *wtx) nextUIDValidity() (uint32, error) {
 	if b := w.meta.Get(keyUIDValidity); len(b) == 4 {
 		last = binary.BigEndian.Uint32(b)
 	}
+	last = max(last, w.s.uidFloor)
 	v := uint32(time.Now().Unix())
 	if v <= last {
 		v = last + 1

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"crypto/aes"
+	"encoding/binary"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var tokenSamples = []string{
+	"",
+	"plain ascii words, with punctuation: and 1234 numbers!",
+	"MiXeD Case ΣΊΣΥΦΟΣ ς σ K (kelvin) ſ ß ẞ İ ı",
+	"日本語のテキストは空白なしで書かれますのでとても長い一続きの文字列になりますが索引は窓で切りますから大丈夫です日本語のテキストは空白なしで",
+	strings.Repeat("a", 200) + " " + strings.Repeat("é", 70),
+	"bad \xff\xfe utf-8 \xc3 bytes\x80end",
+	"tabs\tand\r\nnewlines\n\nx",
+}
+
+// TestAddTokensMatchesEachToken guards the fast tokenizer of Analyze
+// against the one queries use: both must cut text the same way, or a
+// search would miss what the index holds.
+func TestAddTokensMatchesEachToken(t *testing.T) {
+	for _, in := range tokenSamples {
+		s := fold(in)
+		var ws wordSet
+		ws.init(8)
+		ws.addTokens(s, 1)
+		got := ws.words()
+		var want []string
+		eachToken(s, func(tok string) {
+			if !slices.Contains(want, tok) {
+				want = append(want, tok)
+			}
+		})
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("tokens of %q:\n got %q\nwant %q", in, got, want)
+		}
+		for _, w := range want {
+			if ws.classOf(w) != 1 {
+				t.Errorf("class of %q = %d, want 1", w, ws.classOf(w))
+			}
+		}
+	}
+}
+
+func TestFoldBytesMatchesFold(t *testing.T) {
+	for _, in := range tokenSamples {
+		if got, want := foldBytes([]byte(in)), fold(in); got != want {
+			t.Errorf("foldBytes(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestTermKeyStable pins the index's keyed hash to its first definition
+// (CBC-MAC with a zero-padded tail): a change would orphan every posting
+// in existing caches.
+func TestTermKeyStable(t *testing.T) {
+	s, _ := openTest(t)
+	ref := func(class byte, word string) uint64 {
+		key, err := indexKey(testKey(7))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := aes.NewCipher(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var blk [16]byte
+		blk[0] = class
+		binary.BigEndian.PutUint16(blk[1:3], uint16(len(word)))
+		n := copy(blk[3:], word)
+		c.Encrypt(blk[:], blk[:])
+		for rest := word[n:]; len(rest) > 0; {
+			var in [16]byte
+			m := copy(in[:], rest)
+			rest = rest[m:]
+			for i := range blk {
+				blk[i] ^= in[i]
+			}
+			c.Encrypt(blk[:], blk[:])
+		}
+		return binary.BigEndian.Uint64(blk[:8])
+	}
+	for _, w := range []string{"", "a", "thirteen char", "exactly-13-ch", strings.Repeat("x", 14), strings.Repeat("y", 29), strings.Repeat("z", 30), strings.Repeat("é", 40)} {
+		for _, class := range []byte{classHeader, classBody, classVocab} {
+			if got, want := s.termKey(class, w), ref(class, w); got != want {
+				t.Errorf("termKey(%c, %q) = %x, want %x", class, w, got, want)
+			}
+		}
+	}
+}
