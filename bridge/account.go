@@ -56,11 +56,7 @@ const (
 func cachePath(cacheDir, id string) string { return filepath.Join(cacheDir, id+".db") }
 
 func (b *Bridge) startAccount(ctx context.Context, cfg vault.Account) error {
-	st, err := store.Open(store.Options{
-		Path:   cachePath(b.opts.CacheDir, cfg.ID),
-		Key:    cfg.CacheKey,
-		Logger: b.log.With("account", cfg.ID),
-	})
+	st, err := openCache(cachePath(b.opts.CacheDir, cfg.ID), cfg.CacheKey, cfg.UIDValidityFloor, b.opts.ResetCache, b.log.With("account", cfg.ID))
 	if err != nil {
 		return fmt.Errorf("account %s: open cache: %w", cfg.Username, err)
 	}
@@ -143,6 +139,11 @@ func (a *account) runOnce(ctx context.Context, backend upstream.Backend) (err er
 		a.sess = nil
 		a.mu.Unlock()
 	}()
+	careCtx, stopCare := context.WithCancel(ctx)
+	var care sync.WaitGroup
+	care.Go(func() { a.careForCache(careCtx, s.Synced()) })
+	defer care.Wait() // the cache closes after run returns
+	defer stopCare()
 	return s.Run(ctx)
 }
 
@@ -185,6 +186,7 @@ func (a *account) connect(ctx context.Context, backend upstream.Backend) (upstre
 func (a *account) stop() {
 	a.cancel()
 	<-a.done
+	a.saveUIDValidityFloor()
 	if err := a.store.Close(); err != nil {
 		a.log.Error("close cache", "err", err)
 	}

@@ -57,6 +57,10 @@ type Options struct {
 	// LockNote is written to the lock file next to the PID, so that a
 	// refused process can say what holds the data dir (e.g. "serve").
 	LockNote string
+	// ResetCache throws each account's cache away at start, so it is
+	// rebuilt from the upstream; a cache with changes not yet pushed
+	// upstream is kept and the account reports why.
+	ResetCache bool
 	// Lock, if set, is the data dir's lock, already acquired (so that a
 	// caller can lock before opening a backend that lives in the data
 	// dir); the Bridge takes it over and Close releases it.

@@ -23,7 +23,14 @@ const (
 // settings and a stop function that waits for Run to return.
 func runBridge(t *testing.T, dir string, up upstream.Backend, add bool) (bridge.Info, *bridge.Bridge, func()) {
 	t.Helper()
-	br, err := bridge.New(bridge.Options{DataDir: dir, Backend: up, Ports: &bridge.Ports{}})
+	return runBridgeWith(t, bridge.Options{DataDir: dir, Backend: up}, add)
+}
+
+// runBridgeWith is runBridge with more options; Ports are always free ones.
+func runBridgeWith(t *testing.T, opts bridge.Options, add bool) (bridge.Info, *bridge.Bridge, func()) {
+	t.Helper()
+	opts.Ports = &bridge.Ports{}
+	br, err := bridge.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

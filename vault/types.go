@@ -171,6 +171,10 @@ type Account struct {
 	Addresses []string `json:"addresses"`
 	// CacheKey seals the account's local cache (32 bytes).
 	CacheKey []byte `json:"cache_key"`
+	// UIDValidityFloor is the highest UIDVALIDITY the account's cache has
+	// handed out. It lives here because it must outlive a lost or reset
+	// cache: a new cache starts above it.
+	UIDValidityFloor uint32 `json:"uidvalidity_floor,omitempty"`
 	// UpstreamUser is the login name at the upstream provider.
 	UpstreamUser string `json:"upstream_user"`
 	// UpstreamAuth is an opaque token that resumes the upstream session.

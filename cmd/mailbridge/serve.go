@@ -15,7 +15,8 @@ import (
 )
 
 func serveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var resetCache bool
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the daemon in the foreground",
 		Long: "Run mailbridge in the foreground: for a service manager (see `mailbridge service`)\n" +
@@ -31,12 +32,16 @@ func serveCmd(g *globals) *cobra.Command {
 		Example: "  mailbridge --upstream mock serve\n  MAILBRIDGE_UPSTREAM=mock mailbridge serve --log-json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runAsService(cmd.Context(), func(ctx context.Context) error { return serve(ctx, cmd, g) })
+			return runAsService(cmd.Context(), func(ctx context.Context) error { return serve(ctx, cmd, g, resetCache) })
 		},
 	}
+	cmd.Flags().BoolVar(&resetCache, "reset-cache", false,
+		"throw the local caches away and download every account again (refused while a\n"+
+			"cache still holds changes not yet sent to the server)")
+	return cmd
 }
 
-func serve(ctx context.Context, cmd *cobra.Command, g *globals) error {
+func serve(ctx context.Context, cmd *cobra.Command, g *globals, resetCache bool) error {
 	log, err := g.logger()
 	if err != nil {
 		return err
@@ -60,6 +65,7 @@ func serve(ctx context.Context, cmd *cobra.Command, g *globals) error {
 		return err
 	}
 	opts.Lock = lock
+	opts.ResetCache = resetCache
 	b, err := openBridge(opts)
 	if err != nil {
 		return err
