@@ -23,8 +23,8 @@ var errBadLogin = errors.New("invalid username or password")
 // errOffline tells an SMTP client to keep its message and try later.
 var errOffline = errors.New("the account is not connected to the server yet")
 
-// drainTimeout bounds how long SMTP transactions in flight may take to
-// finish at shutdown.
+// drainTimeout bounds how long SMTP transactions and IMAP commands in
+// flight may take to finish at shutdown.
 const drainTimeout = 5 * time.Second
 
 // authenticate checks a mail client's login against the accounts' client
@@ -250,8 +250,8 @@ func (ls *listenerSet) addrs() map[string]listenerSpec {
 	return out
 }
 
-// close stops accepting, lets SMTP transactions in flight finish for up
-// to drainTimeout, and closes every connection.
+// close stops accepting, lets SMTP transactions and IMAP commands in
+// flight finish for up to drainTimeout, and closes every connection.
 func (ls *listenerSet) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
@@ -261,6 +261,15 @@ func (ls *listenerSet) close() {
 		ls.stopLocked(name)
 	}
 	ls.mu.Unlock()
-	ls.smtp.Shutdown(ctx)
-	ls.imap.Close()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// Other errors are about listeners closed above already.
+		if err := ls.smtp.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			ls.b.log.Warn("SMTP clients cut off at shutdown", "err", err)
+		}
+	})
+	if err := ls.imap.Shutdown(ctx); err != nil {
+		ls.b.log.Warn("IMAP clients cut off at shutdown", "err", err)
+	}
+	wg.Wait()
 }

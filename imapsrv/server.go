@@ -10,6 +10,7 @@
 package imapsrv
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -77,10 +78,14 @@ type Server struct {
 	imap     *imapserver.Server
 	throttle *throttle
 
-	mu       sync.Mutex
-	closed   bool
-	accounts map[*store.Store]*account
-	sessions sync.WaitGroup // sessions not yet closed
+	done chan struct{} // closed when the first Shutdown or Close returns
+
+	mu        sync.Mutex
+	closed    bool // a Shutdown or Close has begun
+	accounts  map[*store.Store]*account
+	listeners map[net.Listener]struct{}
+	conns     map[*liveConn]*imapserver.Conn // of the sessions not yet closed
+	sessions  sync.WaitGroup                 // sessions not yet closed
 }
 
 // New returns a server; it starts serving when Serve or ServeTLS is called.
@@ -96,10 +101,13 @@ func New(opts Options) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		opts:     opts,
-		logger:   logger,
-		accounts: make(map[*store.Store]*account),
-		throttle: newThrottle(),
+		opts:      opts,
+		logger:    logger,
+		accounts:  make(map[*store.Store]*account),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*liveConn]*imapserver.Conn),
+		done:      make(chan struct{}),
+		throttle:  newThrottle(),
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: s.newSession,
@@ -137,54 +145,68 @@ func capabilities() imap.CapSet {
 }
 
 // Serve accepts connections on a plain listener; clients must use STARTTLS
-// before they can log in. It returns nil once Close stops it.
+// before they can log in. It returns nil once Shutdown or Close stops it.
 func (s *Server) Serve(l net.Listener) error {
-	if err := s.imap.Serve(bufferedListener{l}); err != nil {
-		return fmt.Errorf("imapsrv: %w", err)
-	}
-	return nil
+	return s.serve(l, bufferedListener{liveListener{l}})
 }
 
 // ServeTLS accepts connections on l and speaks implicit TLS on them with
-// Options.TLSConfig. It returns nil once Close stops it.
+// Options.TLSConfig. It returns nil once Shutdown or Close stops it.
 func (s *Server) ServeTLS(l net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("imapsrv: ServeTLS needs Options.TLSConfig")
 	}
-	if err := s.imap.Serve(tls.NewListener(bufferedListener{l}, s.opts.TLSConfig)); err != nil {
+	return s.serve(l, tls.NewListener(bufferedListener{liveListener{l}}, s.opts.TLSConfig))
+}
+
+// serve serves on wrapped, the listener l as go-imap should see it; l
+// is what Shutdown closes to stop accepting.
+func (s *Server) serve(l, wrapped net.Listener) error {
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.listeners[l] = struct{}{}
+	}
+	s.mu.Unlock()
+	if closed {
+		return errors.New("imapsrv: server closed")
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	if err := s.imap.Serve(wrapped); err != nil {
 		return fmt.Errorf("imapsrv: %w", err)
 	}
 	return nil
 }
 
-// Close stops every listener, closes every connection and returns once all
-// sessions have ended.
+// Close stops every listener, closes every connection at once and returns
+// once all sessions have ended. During a Shutdown, it cuts short the wait.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	s.mu.Unlock()
-
-	err := s.imap.Close()
-	s.sessions.Wait()
-	if err != nil {
-		return fmt.Errorf("imapsrv: close: %w", err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
 	}
 	return nil
 }
 
 func (s *Server) newSession(conn *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	lc := liveConnOf(conn.NetConn())
+	if lc == nil {
+		return nil, nil, errors.New("imapsrv: connection not accepted by Serve or ServeTLS")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		// go-imap may hand us a connection it accepted just before Close.
-		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
+		// go-imap may hand us a connection it accepted just before Shutdown.
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: byeText}
 	}
 	s.sessions.Add(1)
-	return newSession(s, conn), nil, nil
+	s.conns[lc] = conn
+	return &trackedSession{session: newSession(s, conn), lc: lc}, nil, nil
 }
 
 // acquireAccount returns the shared state of the account owning st,

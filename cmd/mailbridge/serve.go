@@ -24,8 +24,9 @@ func serveCmd(g *globals) *cobra.Command {
 			"listeners and answers `mailbridge status` and the other commands over a control\n" +
 			"socket in the data dir. On a terminal an initial sync shows a progress bar;\n" +
 			"otherwise it is reported in log lines.\n\n" +
-			"SIGTERM or Ctrl-C stops accepting connections, lets messages being sent finish\n" +
-			"(up to 5 seconds), flushes the caches and exits with status 0.\n\n" +
+			"SIGTERM or Ctrl-C stops accepting connections, lets messages being sent and IMAP\n" +
+			"commands in flight finish (up to 5 seconds), flushes the caches and exits with\n" +
+			"status 0.\n\n" +
 			"The mail service is chosen with --upstream. Until a real provider backend exists,\n" +
 			"the only choice is \"mock\": a development backend kept in DATA-DIR/upstream\n" +
 			"(create users on it with `mailbridge mock add-user`).",
