@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,6 +28,9 @@ type Options struct {
 	// its mailboxes even when it is rebuilt within the same second.
 	UIDValidityFloor uint32
 }
+
+// initialMmap is the mapping bbolt starts with on 64-bit systems.
+const initialMmap = 1 << 30
 
 // Store is one account's local cache. It is safe for concurrent use: reads
 // run in parallel, writes are serialised.
@@ -76,11 +80,19 @@ func Open(opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{
+	bopts := &bolt.Options{
 		// Another process holding the file fails Open instead of hanging.
 		Timeout:      time.Second,
 		FreelistType: bolt.FreelistMapType,
-	})
+	}
+	if strconv.IntSize == 64 {
+		// Address space only, not memory: while the file fits, a growing
+		// file is not remapped, so the writer neither copies every node
+		// it holds nor waits for all readers to finish (which a remap
+		// needs).
+		bopts.InitialMmapSize = initialMmap
+	}
+	db, err := bolt.Open(opts.Path, 0o600, bopts)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}

@@ -274,16 +274,22 @@ func (ws *wordSet) addTokens(s string, class byte) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if isTokenByte(c) {
-				if start < 0 {
-					start, ascii, h = i, true, fnvOffset
+			if !isTokenByte(c) {
+				if start >= 0 {
+					ws.addRun(s[start:i], h, ascii, class)
+					start = -1
 				}
-				h = (h ^ uint64(c)) * fnvPrime
-			} else if start >= 0 {
-				ws.addRun(s[start:i], h, ascii, class)
-				start = -1
+				i++
+				continue
 			}
-			i++
+			if start < 0 {
+				start, ascii, h = i, true, fnvOffset
+			}
+			// The rest of an ASCII run in a tight loop: most text is
+			// this. isTokenByte is false beyond ASCII, which ends it.
+			for ; i < len(s) && isTokenByte(s[i]); i++ {
+				h = (h ^ uint64(s[i])) * fnvPrime
+			}
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])

@@ -16,7 +16,12 @@ type backoff struct {
 	n        int
 }
 
-func newBackoff(max time.Duration) *backoff { return &backoff{min: 100 * time.Millisecond, max: max} }
+// newBackoff starts at 100ms, or at an eighth of max when max is small
+// (tests, and bridges told to retry eagerly), so that a few transient
+// failures in a row cost a few waits, not the whole cap.
+func newBackoff(max time.Duration) *backoff {
+	return &backoff{min: min(100*time.Millisecond, max/8), max: max}
+}
 
 func (b *backoff) reset() { b.n = 0 }
 

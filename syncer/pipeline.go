@@ -94,7 +94,7 @@ func (s *Syncer) worker(ctx context.Context, jobs <-chan job, out chan<- result)
 	}
 }
 
-// Writer batching: a batch is applied when it holds batchMessages messages
+// Writer batching: a batch is ready when it holds batchMessages messages
 // or batchBytes of bodies, and at least every batchAge, so that a slow
 // upstream still sees its messages appear soon. Large batches matter: each
 // commit rewrites the index chunks of every word it touches and syncs.
@@ -105,46 +105,64 @@ const (
 	releaseEvery  = 8 // batches between ReleaseMemory calls
 )
 
+// batch is what one write transaction stores, with the progress and the
+// budget it settles once committed.
+type batch struct {
+	changes store.Changes
+	bytes   int
+	cost    int64
+	count   int64
+}
+
+func (b *batch) empty() bool {
+	return len(b.changes.Messages) == 0 && len(b.changes.Updated) == 0 && len(b.changes.Deleted) == 0
+}
+
+// blank reports whether the batch neither writes nor settles anything.
+func (b *batch) blank() bool { return b.empty() && b.count == 0 && b.cost == 0 }
+
 // writer applies results in listing order until results is closed. It
 // returns the first store error; ctx ending makes it return ctx's error.
+//
+// Collecting and committing run in two goroutines: a commit takes tens of
+// milliseconds, and a writer that stopped reading results meanwhile would
+// stall every worker behind a full channel. The collector hands a batch
+// over only when the committer is free, and keeps growing it until then;
+// the byte budget still bounds what both hold.
 func (s *Syncer) writer(ctx context.Context, results <-chan result, b *budget) error {
+	batches := make(chan *batch)
+	stopped := make(chan struct{})
+	var commitErr error
+	go func() {
+		defer close(stopped)
+		commitErr = s.commit(batches, b)
+	}()
+	err := s.collect(ctx, results, batches, stopped, b.max/2)
+	close(batches)
+	<-stopped
+	if commitErr != nil {
+		return commitErr
+	}
+	return err
+}
+
+// collect puts results back in listing order and groups them into batches
+// until results is closed and the last batch is handed over. A batch
+// holding maxCost of the budget is ready whatever its size, so that a small
+// budget does not leave the lister waiting for the next tick. collect
+// returns early, with nil, when the committer stopped on an error.
+func (s *Syncer) collect(ctx context.Context, results <-chan result, batches chan<- *batch, stopped <-chan struct{}, maxCost int64) error {
 	var (
 		pending = map[int]result{}
 		next    = 0
-		batch   store.Changes
-		bytes   int
-		cost    int64
-		count   int64
-		flushes int
+		cur     = &batch{}
+		ready   bool // cur is to be handed over as soon as the committer is free
 	)
-	flush := func() error {
-		if len(batch.Messages) == 0 && len(batch.Updated) == 0 && len(batch.Deleted) == 0 {
-			return nil
-		}
-		start := time.Now()
-		err := s.opts.Store.Apply(batch)
-		if err != nil {
-			return err
-		}
-		s.log.Debug("sync batch stored", "messages", len(batch.Messages), "updated", len(batch.Updated),
-			"deleted", len(batch.Deleted), "took", time.Since(start).Round(time.Millisecond))
-		s.done.Add(count)
-		b.release(cost)
-		if flushes++; flushes%releaseEvery == 0 {
-			// bbolt faults in the pages it walks while writing; they
-			// would stay in RSS until the sync ends.
-			if err := s.opts.Store.ReleaseMemory(); err != nil {
-				s.log.Warn("could not release the cache's memory", "err", err)
-			}
-		}
-		batch, bytes, cost, count = store.Changes{}, 0, 0, 0
-		return nil
-	}
 	take := func(r result) {
 		if r.seq < 0 {
-			batch.Updated = append(batch.Updated, r.updated...)
-			batch.Deleted = append(batch.Deleted, r.deleted...)
-			count += int64(len(r.updated))
+			cur.changes.Updated = append(cur.changes.Updated, r.updated...)
+			cur.changes.Deleted = append(cur.changes.Deleted, r.deleted...)
+			cur.count += int64(len(r.updated))
 			return
 		}
 		pending[r.seq] = r
@@ -155,37 +173,74 @@ func (s *Syncer) writer(ctx context.Context, results <-chan result, b *budget) e
 			}
 			delete(pending, next)
 			next++
-			cost += r.cost
-			count++
+			cur.cost += r.cost
+			cur.count++
 			if r.keep {
-				batch.Messages = append(batch.Messages, r.in)
-				bytes += len(r.in.Body)
+				cur.changes.Messages = append(cur.changes.Messages, r.in)
+				cur.bytes += len(r.in.Body)
 			}
 		}
 	}
 	tick := time.NewTicker(batchAge)
 	defer tick.Stop()
 	for {
-		var r result
-		var ok bool
+		var send chan<- *batch
+		if ready {
+			send = batches
+		}
 		select {
-		case r, ok = <-results:
-		case <-tick.C:
-			if err := flush(); err != nil {
-				return err
+		case send <- cur:
+			if results == nil {
+				return nil
 			}
-			continue
+			cur, ready = &batch{}, false
+			// The age counts from the hand-over: a tick that came during
+			// the last commit must not hand over a small batch at once.
+			tick.Reset(batchAge)
+		case r, ok := <-results:
+			if !ok {
+				if cur.blank() {
+					return nil
+				}
+				results, ready = nil, true // hand over the last batch, then end
+				continue
+			}
+			take(r)
+			if len(cur.changes.Messages)+len(cur.changes.Updated) >= batchMessages || cur.bytes >= batchBytes || cur.cost >= maxCost {
+				ready = true
+			}
+		case <-tick.C:
+			ready = ready || !cur.blank()
+		case <-stopped:
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if !ok {
-			return flush()
-		}
-		take(r)
-		if len(batch.Messages)+len(batch.Updated) >= batchMessages || bytes >= batchBytes {
-			if err := flush(); err != nil {
+	}
+}
+
+// commit applies batches in one transaction each until batches is closed,
+// then settles their progress and budget. It returns the first store error.
+func (s *Syncer) commit(batches <-chan *batch, b *budget) error {
+	flushes := 0
+	for bt := range batches {
+		if !bt.empty() {
+			start := time.Now()
+			if err := s.opts.Store.Apply(bt.changes); err != nil {
 				return err
 			}
+			s.log.Debug("sync batch stored", "messages", len(bt.changes.Messages), "updated", len(bt.changes.Updated),
+				"deleted", len(bt.changes.Deleted), "took", time.Since(start).Round(time.Millisecond))
+			if flushes++; flushes%releaseEvery == 0 {
+				// bbolt faults in the pages it walks while writing; they
+				// would stay in RSS until the sync ends.
+				if err := s.opts.Store.ReleaseMemory(); err != nil {
+					s.log.Warn("could not release the cache's memory", "err", err)
+				}
+			}
 		}
+		s.done.Add(bt.count)
+		b.release(bt.cost)
 	}
+	return nil
 }

@@ -1,11 +1,13 @@
 package mock
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -111,6 +113,10 @@ func loadAccount(tx *bolt.Tx, userID string) (*account, error) {
 	if err := json.Unmarshal(v, rec); err != nil {
 		return nil, fmt.Errorf("decode account: %w", err)
 	}
+	return openAccount(tx, userID, rec)
+}
+
+func openAccount(tx *bolt.Tx, userID string, rec *userRecord) (*account, error) {
 	b := tx.Bucket(userBucket(userID))
 	if b == nil {
 		return nil, fmt.Errorf("account %s has no data bucket", userID)
@@ -182,13 +188,60 @@ func (s *Server) read(userID string, fn func(a *account) error) error {
 		return &upstream.Error{Kind: upstream.Temporary, Err: errClosed}
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		a, err := loadAccount(tx, userID)
+		v := tx.Bucket(bktUsers).Get([]byte(userID))
+		if v == nil {
+			return upstream.Errorf(upstream.AuthFailed, "no such account")
+		}
+		rec, err := s.recs.get(userID, v)
+		if err != nil {
+			return err
+		}
+		a, err := openAccount(tx, userID, rec)
 		if err != nil {
 			return err
 		}
 		return fn(a)
 	})
 	return asUpstream(err)
+}
+
+// recordCache keeps the decoded record of each account for read calls:
+// decoding it (keys and all) cost more than the rest of a GetMessage, and a
+// sync makes one call per message. An entry is used only while the stored
+// bytes are equal to the bytes it was decoded from, so every writer, however
+// it stores the record, invalidates it.
+type recordCache struct {
+	mu sync.Mutex
+	m  map[string]cachedRecord
+}
+
+type cachedRecord struct {
+	raw []byte
+	rec userRecord
+}
+
+// get returns a copy of the record stored as raw. Readers may change the
+// copy's fields, not the contents of its slices.
+func (c *recordCache) get(userID string, raw []byte) (*userRecord, error) {
+	c.mu.Lock()
+	e, ok := c.m[userID]
+	c.mu.Unlock()
+	if ok && bytes.Equal(e.raw, raw) {
+		rec := e.rec
+		return &rec, nil
+	}
+	e = cachedRecord{raw: bytes.Clone(raw)}
+	if err := json.Unmarshal(raw, &e.rec); err != nil {
+		return nil, fmt.Errorf("decode account: %w", err)
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]cachedRecord)
+	}
+	c.m[userID] = e
+	c.mu.Unlock()
+	rec := e.rec
+	return &rec, nil
 }
 
 // flushEvents stores the queued events of a and drops those beyond the

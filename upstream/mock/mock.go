@@ -70,6 +70,8 @@ type Server struct {
 	closeOnce sync.Once
 
 	hub hub
+	// recs keeps decoded account records for read calls (db.go).
+	recs recordCache
 
 	faultMu sync.Mutex
 	faults  Faults
