@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,10 +41,13 @@ func (l bufferedListener) Accept() (net.Conn, error) {
 type bufferedConn struct {
 	net.Conn
 
-	mu       sync.Mutex
-	buf      []byte
-	err      error     // the first write error; later writes fail with it
-	deadline time.Time // the write deadline go-imap asked for, if any
+	mu  sync.Mutex
+	buf []byte
+	err error // the first write error; later writes fail with it
+	// deadline is the write deadline go-imap asked for, in Unix
+	// nanoseconds, 0 for none. It is atomic rather than under mu: it is
+	// set and cleared around every response line.
+	deadline atomic.Int64
 }
 
 // SetWriteDeadline records the deadline for the next flush. go-imap sets
@@ -51,10 +55,20 @@ type bufferedConn struct {
 // cost two runtime timer updates per FETCH line for writes that only
 // fill the buffer.
 func (c *bufferedConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.deadline = t
+	var n int64
+	if !t.IsZero() {
+		n = max(t.UnixNano(), 1)
+	}
+	c.deadline.Store(n)
 	return nil
+}
+
+// writeDeadline is the deadline last set, the zero time for none.
+func (c *bufferedConn) writeDeadline() time.Time {
+	if n := c.deadline.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 func (c *bufferedConn) SetDeadline(t time.Time) error {
@@ -75,7 +89,7 @@ func (c *bufferedConn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		if len(p) >= maxBuffered {
-			c.Conn.SetWriteDeadline(c.deadline)
+			c.Conn.SetWriteDeadline(c.writeDeadline())
 			n, err := c.Conn.Write(p)
 			c.err = err
 			return n, err
@@ -103,7 +117,7 @@ func (c *bufferedConn) flushLocked() error {
 	if c.err != nil || len(c.buf) == 0 {
 		return c.err
 	}
-	deadline := c.deadline
+	deadline := c.writeDeadline()
 	if deadline.IsZero() {
 		deadline = time.Now().Add(flushTimeout)
 	}
@@ -122,7 +136,7 @@ func (c *bufferedConn) Close() error {
 	// deadline of "now" after writing close_notify, meant for the
 	// socket, not for this buffer: flush within a short time of its own.
 	c.mu.Lock()
-	c.deadline = time.Now().Add(closeFlushTimeout)
+	c.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
 	c.flushLocked()
 	c.mu.Unlock()
 	return c.Conn.Close()

@@ -35,6 +35,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	needParsed, needBody := fetchNeeds(options)
 	st := s.store()
 	parsed := make(map[uint64]*store.Parsed)
+	var flagBuf []imap.Flag // go-imap writes FLAGS at once: one buffer serves every line
 	for len(refs) > 0 {
 		chunk := refs[:min(fetchChunk, len(refs))]
 		refs = refs[len(chunk):]
@@ -57,7 +58,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			if r.msgID == 0 {
 				continue // not listed yet; a later FETCH sees it
 			}
-			m := fetchMsg{ref: r, flagsChanged: seenNow[r.uid]}
+			m := fetchMsg{ref: r, flagsChanged: seenNow[r.uid], flagBuf: flagBuf[:0]}
 			if needParsed {
 				if m.parsed = parsed[r.msgID]; m.parsed == nil {
 					continue // expunged meanwhile; the EXPUNGE is on its way
@@ -74,6 +75,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			if err := s.writeMessage(w, sel, &m, options); err != nil {
 				return err
 			}
+			flagBuf = m.flagBuf
 		}
 	}
 	return nil
@@ -85,6 +87,7 @@ type fetchMsg struct {
 	parsed       *store.Parsed // if needParsed
 	raw          []byte        // if needBody
 	flagsChanged bool
+	flagBuf      []imap.Flag // scratch for the FLAGS item, reused across messages
 }
 
 // fetchNeeds says whether a FETCH needs the stored metadata and whether
@@ -173,7 +176,8 @@ func (s *session) writeMessage(w *imapserver.FetchWriter, sel *selection, m *fet
 		mw.WriteUID(imap.UID(r.uid))
 	}
 	if options.Flags || m.flagsChanged {
-		mw.WriteFlags(withRecent(r.flags, r.recent))
+		m.flagBuf = appendFlags(m.flagBuf[:0], r.flags, r.recent)
+		mw.WriteFlags(m.flagBuf)
 	}
 	if options.InternalDate {
 		mw.WriteInternalDate(r.date)
@@ -215,6 +219,19 @@ func (s *session) writeMessage(w *imapserver.FetchWriter, sel *selection, m *fet
 		mw.WriteBinarySectionSize(section, n)
 	}
 	return mw.Close()
+}
+
+// appendFlags is withRecent into a caller's buffer: FETCH 1:* (FLAGS)
+// writes one line per message, and a fresh slice per line was a
+// measurable share of its allocations.
+func appendFlags(dst []imap.Flag, flags []string, recent bool) []imap.Flag {
+	for _, f := range flags {
+		dst = append(dst, imap.Flag(f))
+	}
+	if recent {
+		dst = append(dst, flagRecent)
+	}
+	return dst
 }
 
 // bodySection returns a BODY[...] item. The whole message (BODY[] and

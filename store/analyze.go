@@ -35,12 +35,69 @@ type Analysis struct {
 	terms  []uint64 // posting keys: (class, word) hashed with the index key
 }
 
-// Term classes: a word in a header value or in the body text.
+// Term classes: a word in a header value or in the body text, and again
+// in one of the fields SEARCH names a key after (FROM, TO, CC, BCC,
+// SUBJECT), so that those keys are answered from the index like TEXT.
 const (
-	classHeader = 'h'
-	classBody   = 'b'
-	classVocab  = 'w'
+	classHeader  = 'h'
+	classBody    = 'b'
+	classVocab   = 'w'
+	classFrom    = 'f'
+	classTo      = 't'
+	classCc      = 'c'
+	classBcc     = 'B'
+	classSubject = 's'
 )
+
+// Bits of wordSet classes: where a word occurs.
+const (
+	inHeader byte = 1 << iota
+	inBody
+	inFrom
+	inTo
+	inCc
+	inBcc
+	inSubject
+)
+
+// fieldBit is the wordSet bit of a lower-case field name, 0 for a field
+// without its own terms.
+func fieldBit(name string) byte {
+	switch name {
+	case "from":
+		return inFrom
+	case "to":
+		return inTo
+	case "cc":
+		return inCc
+	case "bcc":
+		return inBcc
+	case "subject":
+		return inSubject
+	}
+	return 0
+}
+
+// bitClass is the term class of a field bit.
+func bitClass(bit byte) byte {
+	switch bit {
+	case inFrom:
+		return classFrom
+	case inTo:
+		return classTo
+	case inCc:
+		return classCc
+	case inBcc:
+		return classBcc
+	case inSubject:
+		return classSubject
+	}
+	return 0
+}
+
+// fieldClass is the term class of a lower-case field name, 0 for a field
+// without its own terms.
+func fieldClass(name string) byte { return bitClass(fieldBit(name)) }
 
 // indexKeys derives the keyed hash for the search index from the cache
 // key, so that index keys reveal no word without the key.
@@ -96,10 +153,10 @@ func (s *Store) Analyze(raw []byte) *Analysis {
 	defer s.wordSets.Put(ws)
 	ws.init(64 + len(doc.body)/32)
 	for _, f := range doc.fields {
-		ws.addTokens(f.name, 1)
-		ws.addTokens(f.value, 1)
+		ws.addTokens(f.name, inHeader)
+		ws.addTokens(f.value, inHeader|fieldBit(f.name))
 	}
-	ws.addTokens(doc.body, 2)
+	ws.addTokens(doc.body, inBody)
 	a.words = ws.words()
 	a.terms = make([]uint64, 0, len(a.words)+len(a.words)/2)
 	a.vocab = make([]uint64, len(a.words))
@@ -107,14 +164,47 @@ func (s *Store) Analyze(raw []byte) *Analysis {
 	for i, word := range a.words {
 		a.vocab[i] = s.termKeyBuf(blk, classVocab, word)
 		classes := ws.classOf(word)
-		if classes&1 != 0 {
+		if classes&inHeader != 0 {
 			a.terms = append(a.terms, s.termKeyBuf(blk, classHeader, word))
 		}
-		if classes&2 != 0 {
+		if classes&inBody != 0 {
 			a.terms = append(a.terms, s.termKeyBuf(blk, classBody, word))
 		}
+		a.terms = s.appendFieldTerms(a.terms, blk, word, classes)
 	}
 	return a
+}
+
+// appendFieldTerms appends the per-field terms of a word found in the
+// fields whose bits classes has.
+func (s *Store) appendFieldTerms(terms []uint64, blk []byte, word string, classes byte) []uint64 {
+	if classes&^(inHeader|inBody) == 0 {
+		return terms
+	}
+	for bit := inFrom; bit <= inSubject; bit <<= 1 {
+		if classes&bit != 0 {
+			terms = append(terms, s.termKeyBuf(blk, bitClass(bit), word))
+		}
+	}
+	return terms
+}
+
+// fieldTerms returns the per-field terms of a header block, which is what
+// migration 3 adds to messages indexed before fields had their own terms.
+func (s *Store) fieldTerms(hb []byte) []uint64 {
+	ws := &wordSet{}
+	ws.init(64)
+	for _, f := range headerFields(readHeader(hb)) {
+		if bit := fieldBit(f.name); bit != 0 {
+			ws.addTokens(f.value, bit)
+		}
+	}
+	var terms []uint64
+	blk := make([]byte, 16)
+	for _, word := range ws.words() {
+		terms = s.appendFieldTerms(terms, blk, word, ws.classOf(word))
+	}
+	return terms
 }
 
 // analyzeDoc parses a message into its Parsed form and its search

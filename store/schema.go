@@ -54,7 +54,29 @@ func migrations() []migration {
 	return []migration{
 		{version: 1, up: migrateV1},
 		{version: 2, up: migrateV2},
+		{version: 3, up: migrateV3},
 	}
+}
+
+// migrateV3 adds the per-field terms (FROM, TO, CC, BCC, SUBJECT) of every
+// indexed message, from its stored header block: those searches are
+// answered from the index from now on. The words are in the vocabulary
+// already, as header words.
+func migrateV3(w *wtx) error {
+	return w.parsed.ForEach(func(k, _ []byte) error {
+		id := decodeU64(k)
+		hb, err := w.s.headerTx(w.tx, id)
+		if err != nil {
+			return err
+		}
+		if w.post == nil {
+			w.post = make(map[uint64][]uint64)
+		}
+		for _, t := range w.s.fieldTerms(hb) {
+			w.post[t] = append(w.post[t], id)
+		}
+		return nil
+	})
 }
 
 // migrateV2 adds the parsed form, search document and index of every

@@ -42,16 +42,16 @@ func (s *Store) Search(mailboxID uint64, c *imap.SearchCriteria) ([]uint32, erro
 		out  []uint32
 	)
 	err := s.view(func(tx *bolt.Tx) error {
-		var err error
-		if ents, err = loadEntries(tx, mailboxID); err != nil {
-			return err
+		if tx.Bucket([]byte(bktMailboxes)).Get(u64key(mailboxID)) == nil {
+			return fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
 		}
 		ev = &evaluator{s: s, tx: tx, keys: map[textKey]*keyIndex{}}
 		if err := ev.prepare(c); err != nil {
 			return err
 		}
-		if len(ents) > 0 {
-			ev.maxUID = ents[len(ents)-1].uid
+		var err error
+		if ents, ev.maxUID, err = loadEntries(tx, mailboxID, ev.required(c)); err != nil {
+			return err
 		}
 		if !ev.needsText() || len(ents) < parallelMin {
 			out, err = ev.filter(c, ents)
@@ -97,21 +97,58 @@ type uidEntry struct {
 	e   entryRec
 }
 
-func loadEntries(tx *bolt.Tx, mailboxID uint64) ([]uidEntry, error) {
+// loadEntries returns the mailbox's entries whose message is in every
+// set of keep (all of them if keep is empty), and the mailbox's largest
+// UID, which "*" stands for. Leaving out what the index already rules out
+// keeps a narrow search of a large mailbox from decoding and holding
+// every entry.
+func loadEntries(tx *bolt.Tx, mailboxID uint64, keep []*bitset) ([]uidEntry, uint32, error) {
 	prefix := u64key(mailboxID)
-	if tx.Bucket([]byte(bktMailboxes)).Get(prefix) == nil {
-		return nil, fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
-	}
-	var out []uidEntry
+	var (
+		out    []uidEntry
+		maxUID uint32
+	)
 	c := tx.Bucket([]byte(bktEntries)).Cursor()
+outer:
 	for k, v := c.Seek(prefix); len(k) == 12 && string(k[:8]) == string(prefix); k, v = c.Next() {
+		uid := binary.BigEndian.Uint32(k[8:])
+		maxUID = uid
+		if len(keep) > 0 && len(v) >= 8 {
+			id := binary.BigEndian.Uint64(v) // an entry starts with its message ID
+			for _, set := range keep {
+				if !set.has(id) {
+					continue outer
+				}
+			}
+		}
 		e, err := decodeEntry(v)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		out = append(out, uidEntry{uid: binary.BigEndian.Uint32(k[8:]), e: e})
+		out = append(out, uidEntry{uid: uid, e: e})
 	}
-	return out, nil
+	return out, maxUID, nil
+}
+
+// required returns the index sets every match of c is in: those of its
+// own string keys (not under NOT or OR), each of which must match.
+func (ev *evaluator) required(c *imap.SearchCriteria) []*bitset {
+	var sets []*bitset
+	add := func(k textKey) {
+		if ki := ev.keys[k]; ki != nil && ki.set != nil {
+			sets = append(sets, ki.set)
+		}
+	}
+	for _, h := range c.Header {
+		add(textKey{where: strings.ToLower(h.Key), q: fold(h.Value)})
+	}
+	for _, b := range c.Body {
+		add(textKey{where: "body", q: fold(b)})
+	}
+	for _, t := range c.Text {
+		add(textKey{where: "text", q: fold(t)})
+	}
+	return sets
 }
 
 // textKey is one string search: in which part of the message, and what.
@@ -154,13 +191,20 @@ func (ev *evaluator) prepare(c *imap.SearchCriteria) error {
 				return err
 			}
 			ki.set = set
-			ki.sure = sure && (k.where == "text" || k.where == "body")
+			// A per-field class holds the words of exactly the text the
+			// key is matched against, as the body and text classes do.
+			ki.sure = sure && (k.where == "text" || k.where == "body" || fieldClass(k.where) != 0)
 		}
 		ev.keys[k] = ki
 		return nil
 	}
 	for _, h := range c.Header {
-		if err := add(textKey{where: strings.ToLower(h.Key), q: fold(h.Value)}, classHeader); err != nil {
+		k := textKey{where: strings.ToLower(h.Key), q: fold(h.Value)}
+		class := fieldClass(k.where)
+		if class == 0 {
+			class = classHeader
+		}
+		if err := add(k, class); err != nil {
 			return err
 		}
 	}
