@@ -1,9 +1,11 @@
 package store
 
 import (
+	"fmt"
 	"mime"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-message/charset"
@@ -42,7 +44,7 @@ func envelope(h textproto.Header) *imap.Envelope {
 		MessageID: strings.Trim(strings.TrimSpace(unfold(h.Get("Message-Id"))), "<>"),
 	}
 	if d := h.Get("Date"); d != "" {
-		if t, err := mail.ParseDate(unfold(d)); err == nil {
+		if t, err := parseDate(unfold(d)); err == nil {
 			env.Date = t
 		}
 	}
@@ -54,6 +56,31 @@ func envelope(h textproto.Header) *imap.Envelope {
 		env.ReplyTo = env.From
 	}
 	return env
+}
+
+// commonDate is the first layout mail.ParseDate tries that has a day of
+// the week, and the form nearly every mailer writes.
+const commonDate = "Mon, 2 Jan 2006 15:04:05 -0700"
+
+// parseDate is mail.ParseDate with a fast path: mail.ParseDate tries 24
+// layouts without a day of the week first, each failing with an error
+// value, before it reaches the common form. When the whole value parses as
+// commonDate, mail.ParseDate would return that same time: the value starts
+// with a day name, so every earlier layout fails, its zone is the first
+// '+' or '-' and ends the value, so nothing is trimmed, and commonDate is
+// the next layout. Anything else goes to mail.ParseDate, so the accepted
+// inputs are unchanged.
+func parseDate(v string) (time.Time, error) {
+	if len(v) > 0 && v[0] >= 'A' && v[0] <= 'Z' && strings.IndexByte(v, '(') < 0 {
+		if t, err := time.Parse(commonDate, v); err == nil {
+			return t, nil
+		}
+	}
+	t, err := mail.ParseDate(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: parse date: %w", err)
+	}
+	return t, nil
 }
 
 // unfold joins a folded header value onto one line.
