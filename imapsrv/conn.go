@@ -2,6 +2,7 @@ package imapsrv
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,15 @@ const (
 	closeFlushTimeout = 5 * time.Second
 )
 
+// On a plain listener bufferedConn sits under go-imap, and under the
+// *tls.Conn a STARTTLS puts on top: it saves system calls, but every
+// response line is still a TLS record of its own, sealed and framed. On
+// an implicit TLS listener one also sits above TLS (tlsBufferedListener),
+// so a flush seals many lines into few 16 KiB records, which the one below
+// sends in a single write. go-imap cannot STARTTLS or tell TLS from
+// plaintext there; Server.New accounts for both.
+
+// bufferedListener buffers below whatever go-imap layers on top.
 type bufferedListener struct{ net.Listener }
 
 func (l bufferedListener) Accept() (net.Conn, error) {
@@ -36,6 +46,24 @@ func (l bufferedListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return &bufferedConn{Conn: c}, nil
+}
+
+// tlsBufferedListener buffers above the *tls.Conns of a TLS listener.
+type tlsBufferedListener struct{ net.Listener }
+
+func (l tlsBufferedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		// Only ServeTLS builds this listener: a plaintext connection
+		// here would be authenticated as if it were TLS.
+		c.Close()
+		return nil, errors.New("imapsrv: TLS listener accepted a plaintext connection")
+	}
+	return &bufferedConn{Conn: tc}, nil
 }
 
 type bufferedConn struct {
@@ -142,13 +170,30 @@ func (c *bufferedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// flushConn flushes a session's connection, under TLS or not.
+// flushConn flushes the buffers of a session's connection, above and
+// below TLS, top first.
 func flushConn(c net.Conn) error {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
+	for {
+		switch v := c.(type) {
+		case *bufferedConn:
+			if err := v.Flush(); err != nil {
+				return err
+			}
+			c = v.Conn
+		case *tls.Conn:
+			c = v.NetConn()
+		default:
+			return nil
+		}
 	}
+}
+
+// isTLS reports whether a session's connection is TLS: implicit TLS, or
+// plaintext after STARTTLS.
+func isTLS(c net.Conn) bool {
 	if bc, ok := c.(*bufferedConn); ok {
-		return bc.Flush()
+		c = bc.Conn
 	}
-	return nil
+	_, ok := c.(*tls.Conn)
+	return ok
 }

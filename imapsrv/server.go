@@ -75,7 +75,8 @@ type Options struct {
 type Server struct {
 	opts     Options
 	logger   *slog.Logger
-	imap     *imapserver.Server
+	imap     *imapserver.Server // serves Serve's plain listeners
+	imapTLS  *imapserver.Server // serves ServeTLS's implicit TLS listeners
 	throttle *throttle
 
 	done chan struct{} // closed when the first Shutdown or Close returns
@@ -118,6 +119,19 @@ func New(opts Options) *Server {
 		// go-imap then advertises LOGINDISABLED and refuses both.
 		InsecureAuth: false,
 	})
+	s.imapTLS = imapserver.New(&imapserver.Options{
+		NewSession: s.newSession,
+		Caps:       capabilities(),
+		Logger:     imapLogger{logger},
+		// Its connections are TLS already: no STARTTLS.
+		TLSConfig: nil,
+		// go-imap recognises TLS only by its net.Conn being a *tls.Conn;
+		// these connections are TLS below a write buffer (see
+		// tlsBufferedListener), which go-imap cannot see. Only
+		// ServeTLS feeds this server, so every connection it ever
+		// authenticates is TLS; session.Login checks it once more.
+		InsecureAuth: true,
+	})
 	return s
 }
 
@@ -147,7 +161,7 @@ func capabilities() imap.CapSet {
 // Serve accepts connections on a plain listener; clients must use STARTTLS
 // before they can log in. It returns nil once Shutdown or Close stops it.
 func (s *Server) Serve(l net.Listener) error {
-	return s.serve(l, bufferedListener{liveListener{l}})
+	return s.serve(s.imap, l, bufferedListener{liveListener{l}})
 }
 
 // ServeTLS accepts connections on l and speaks implicit TLS on them with
@@ -156,12 +170,12 @@ func (s *Server) ServeTLS(l net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("imapsrv: ServeTLS needs Options.TLSConfig")
 	}
-	return s.serve(l, tls.NewListener(bufferedListener{liveListener{l}}, s.opts.TLSConfig))
+	return s.serve(s.imapTLS, l, tlsBufferedListener{tls.NewListener(bufferedListener{liveListener{l}}, s.opts.TLSConfig)})
 }
 
-// serve serves on wrapped, the listener l as go-imap should see it; l
-// is what Shutdown closes to stop accepting.
-func (s *Server) serve(l, wrapped net.Listener) error {
+// serve serves srv on wrapped, the listener l as go-imap should see it;
+// l is what Shutdown closes to stop accepting.
+func (s *Server) serve(srv *imapserver.Server, l, wrapped net.Listener) error {
 	s.mu.Lock()
 	closed := s.closed
 	if !closed {
@@ -176,10 +190,17 @@ func (s *Server) serve(l, wrapped net.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
-	if err := s.imap.Serve(wrapped); err != nil {
+	if err := srv.Serve(wrapped); err != nil {
 		return fmt.Errorf("imapsrv: %w", err)
 	}
 	return nil
+}
+
+// closeIMAP closes what go-imap still holds: connections accepted too
+// late to become sessions. It waits for the Serve loops to return.
+func (s *Server) closeIMAP() {
+	s.imap.Close()
+	s.imapTLS.Close()
 }
 
 // Close stops every listener, closes every connection at once and returns

@@ -103,6 +103,16 @@ func (s *session) logoutLocked() {
 }
 
 func (s *session) Login(username, password string) error {
+	// go-imap refuses plaintext logins itself, but on implicit TLS
+	// connections it is told to allow them all (Server.New): make sure
+	// no plaintext connection ever gets here, whatever its listener.
+	if !isTLS(s.conn.NetConn()) {
+		return &imap.Error{
+			Type: imap.StatusResponseTypeNo,
+			Code: imap.ResponseCodePrivacyRequired,
+			Text: "TLS is required to authenticate",
+		}
+	}
 	keys := []string{addrKey(s.remoteHost()), userKey(username)}
 	if wait := s.srv.throttle.wait(keys...); wait > 0 {
 		s.srv.logger.Info("imap login throttled", "user", username, "remote", s.remoteHost(), "wait", wait.Round(time.Second))

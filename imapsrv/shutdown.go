@@ -88,7 +88,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	byes.Wait()
 	// Drop connections accepted too late to become sessions and wait
 	// for the Serve loops to return.
-	s.imap.Close()
+	s.closeIMAP()
 	return err
 }
 
