@@ -3,7 +3,6 @@ package syncer
 import (
 	"context"
 	"fmt"
-	"mime"
 	"net/mail"
 	"sync"
 	"time"
@@ -101,9 +100,8 @@ func placeholder(meta upstream.MessageMeta, cause error) []byte {
 	if date.IsZero() {
 		date = time.Now()
 	}
-	subject := mime.QEncoding.Encode("utf-8", "Message could not be downloaded")
 	return fmt.Appendf(nil, "From: %s\r\n"+
-		"Subject: %s\r\n"+
+		"Subject: Message could not be downloaded\r\n"+
 		"Date: %s\r\n"+
 		"Message-ID: <%s.placeholder@mailbridge.invalid>\r\n"+
 		"X-Mailbridge-Decryption: failed\r\n"+
@@ -112,7 +110,7 @@ func placeholder(meta upstream.MessageMeta, cause error) []byte {
 		"\r\n"+
 		"mailbridge could not download this message from the server (id %s).\r\n"+
 		"Reason: %s\r\n"+
-		"Resetting the cache (`mailbridge --reset-cache`) downloads it again.\r\n",
+		"Resetting the cache (`mailbridge serve --reset-cache`) downloads it again.\r\n",
 		(&mail.Address{Name: "mailbridge", Address: "mailbridge@localhost"}).String(),
-		subject, date.Format(time.RFC1123Z), meta.ID, meta.ID, upstream.KindOf(cause))
+		date.Format(time.RFC1123Z), meta.ID, meta.ID, upstream.KindOf(cause))
 }
