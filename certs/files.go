@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mailbridge/mailbridge/internal/atomicfile"
 )
 
 const (
@@ -125,53 +127,11 @@ func writeState(dir string, st *state) error {
 		return fmt.Errorf("certs: encode key: %w", err)
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	if err := writeFileAtomic(filepath.Join(dir, keyFile), keyPEM, 0o600); err != nil {
-		return err
+	if err := atomicfile.Write(filepath.Join(dir, keyFile), keyPEM, 0o600); err != nil {
+		return fmt.Errorf("certs: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, certFile), st.pem, 0o644)
-}
-
-// writeFileAtomic replaces path with data so readers see the old or the
-// new content, never a mix, even after a crash.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("certs: write %s: %w", filepath.Base(path), err)
+	if err := atomicfile.Write(filepath.Join(dir, certFile), st.pem, 0o644); err != nil {
+		return fmt.Errorf("certs: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp makes the file 0600 before any byte is written, so the
-	// key is never readable by others even briefly.
-	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("certs: write %s: %w", filepath.Base(path), err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("certs: write %s: %w", filepath.Base(path), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("certs: write %s: %w", filepath.Base(path), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("certs: write %s: %w", filepath.Base(path), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("certs: write %s: %w", filepath.Base(path), err)
-	}
-	syncDir(filepath.Dir(path))
 	return nil
-}
-
-// syncDir makes a rename durable; failure only weakens durability, and
-// some platforms cannot sync directories at all, so it is not reported.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
 }

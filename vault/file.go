@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/mailbridge/mailbridge/internal/atomicfile"
 )
 
 // vault.enc layout:
@@ -134,47 +134,8 @@ func (v *Vault) save(c contents) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(v.path, data)
-}
-
-// writeFileAtomic replaces path with data (mode 0600) so that a crash
-// leaves either the old or the new file, never a torn one.
-func writeFileAtomic(path string, data []byte) (err error) {
-	name := filepath.Base(path)
-	// CreateTemp creates the file with mode 0600 before anything is written.
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+name+".tmp*")
-	if err != nil {
-		return fmt.Errorf("vault: write %s: %w", name, err)
+	if err := atomicfile.Write(v.path, data, 0o600); err != nil {
+		return fmt.Errorf("vault: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("vault: write %s: %w", name, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("vault: write %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("vault: write %s: %w", name, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("vault: write %s: %w", name, err)
-	}
-	syncDir(filepath.Dir(path))
 	return nil
-}
-
-// syncDir makes a rename durable. Failure only weakens durability, and
-// some platforms cannot sync a directory at all, so it is not reported.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/zalando/go-keyring"
+
+	"github.com/mailbridge/mailbridge/internal/atomicfile"
 )
 
 // keyringUser is the keychain entry (under Options.Service) holding the key.
@@ -158,8 +160,8 @@ func (ks keyStore) fileCreate() ([]byte, error) {
 		return nil, err
 	}
 	data := []byte(base64.StdEncoding.EncodeToString(key) + "\n")
-	if err := writeFileAtomic(ks.keyPath(), data); err != nil {
-		return nil, err
+	if err := atomicfile.Write(ks.keyPath(), data, 0o600); err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
 	}
 	return key, nil
 }
