@@ -44,6 +44,8 @@ type account struct {
 	lastErr error
 	state   string        // see AccountStatus.State
 	online  chan struct{} // closed once sess, keys and syncer are first set
+
+	quota quotaCache // see Quota
 }
 
 // Account states shown by status.

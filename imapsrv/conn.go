@@ -29,15 +29,13 @@ const (
 	closeFlushTimeout = 5 * time.Second
 )
 
-// On a plain listener bufferedConn sits under go-imap, and under the
-// *tls.Conn a STARTTLS puts on top: it saves system calls, but every
-// response line is still a TLS record of its own, sealed and framed. On
-// an implicit TLS listener one also sits above TLS (tlsBufferedListener),
-// so a flush seals many lines into few 16 KiB records, which the one below
-// sends in a single write. go-imap cannot STARTTLS or tell TLS from
-// plaintext there; Server.New accounts for both.
+// One bufferedConn sits on the socket, under TLS, and one above TLS, under
+// the front (front.go): on implicit TLS listeners from the start
+// (tlsBufferedListener), on plain ones from STARTTLS. The one above seals
+// many lines into few 16 KiB records, which the one below sends in a
+// single write. Before STARTTLS the one on the socket is all there is.
 
-// bufferedListener buffers below whatever go-imap layers on top.
+// bufferedListener buffers on the socket, below TLS and the front.
 type bufferedListener struct{ net.Listener }
 
 func (l bufferedListener) Accept() (net.Conn, error) {
@@ -175,6 +173,8 @@ func (c *bufferedConn) Close() error {
 func flushConn(c net.Conn) error {
 	for {
 		switch v := c.(type) {
+		case *frontConn:
+			c = v.current()
 		case *bufferedConn:
 			if err := v.Flush(); err != nil {
 				return err
@@ -191,6 +191,9 @@ func flushConn(c net.Conn) error {
 // isTLS reports whether a session's connection is TLS: implicit TLS, or
 // plaintext after STARTTLS.
 func isTLS(c net.Conn) bool {
+	if f, ok := c.(*frontConn); ok {
+		return f.isTLS()
+	}
 	if bc, ok := c.(*bufferedConn); ok {
 		c = bc.Conn
 	}

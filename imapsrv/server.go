@@ -75,8 +75,7 @@ type Options struct {
 type Server struct {
 	opts     Options
 	logger   *slog.Logger
-	imap     *imapserver.Server // serves Serve's plain listeners
-	imapTLS  *imapserver.Server // serves ServeTLS's implicit TLS listeners
+	imap     *imapserver.Server // behind the front of every listener
 	throttle *throttle
 
 	done chan struct{} // closed when the first Shutdown or Close returns
@@ -114,30 +113,22 @@ func New(opts Options) *Server {
 		NewSession: s.newSession,
 		Caps:       capabilities(),
 		Logger:     imapLogger{logger},
-		TLSConfig:  opts.TLSConfig,
-		// Plain connections must STARTTLS before LOGIN/AUTHENTICATE;
-		// go-imap then advertises LOGINDISABLED and refuses both.
-		InsecureAuth: false,
-	})
-	s.imapTLS = imapserver.New(&imapserver.Options{
-		NewSession: s.newSession,
-		Caps:       capabilities(),
-		Logger:     imapLogger{logger},
-		// Its connections are TLS already: no STARTTLS.
-		TLSConfig: nil,
-		// go-imap recognises TLS only by its net.Conn being a *tls.Conn;
-		// these connections are TLS below a write buffer (see
-		// tlsBufferedListener), which go-imap cannot see. Only
-		// ServeTLS feeds this server, so every connection it ever
-		// authenticates is TLS; session.Login checks it once more.
+		// The front does STARTTLS (see front.go): go-imap reads and
+		// writes above TLS and cannot tell TLS from plaintext, so it
+		// must neither offer STARTTLS nor refuse logins itself. The
+		// front refuses AUTHENTICATE and session.Login refuses LOGIN
+		// on connections that are not TLS.
+		TLSConfig:    nil,
 		InsecureAuth: true,
 	})
 	return s
 }
 
 // capabilities lists what the sessions implement. go-imap adds SASL-IR,
-// LITERAL-, STARTTLS, AUTH=PLAIN/LOGINDISABLED, UNSELECT, ENABLE, IDLE,
-// UTF8=ACCEPT and APPENDLIMIT itself, depending on the connection state.
+// LITERAL-, AUTH=PLAIN, UNSELECT, ENABLE, IDLE, UTF8=ACCEPT and
+// APPENDLIMIT itself, depending on the connection state, and ignores
+// capabilities it does not know: the front adds STARTTLS, LOGINDISABLED,
+// ID and QUOTA.
 func capabilities() imap.CapSet {
 	return imap.CapSet{
 		imap.CapIMAP4rev1:      {},
@@ -161,7 +152,7 @@ func capabilities() imap.CapSet {
 // Serve accepts connections on a plain listener; clients must use STARTTLS
 // before they can log in. It returns nil once Shutdown or Close stops it.
 func (s *Server) Serve(l net.Listener) error {
-	return s.serve(s.imap, l, bufferedListener{liveListener{l}})
+	return s.serve(l, frontListener{Listener: bufferedListener{liveListener{l}}, startTLS: s.opts.TLSConfig})
 }
 
 // ServeTLS accepts connections on l and speaks implicit TLS on them with
@@ -170,12 +161,12 @@ func (s *Server) ServeTLS(l net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("imapsrv: ServeTLS needs Options.TLSConfig")
 	}
-	return s.serve(s.imapTLS, l, tlsBufferedListener{tls.NewListener(bufferedListener{liveListener{l}}, s.opts.TLSConfig)})
+	return s.serve(l, frontListener{Listener: tlsBufferedListener{tls.NewListener(bufferedListener{liveListener{l}}, s.opts.TLSConfig)}})
 }
 
-// serve serves srv on wrapped, the listener l as go-imap should see it;
-// l is what Shutdown closes to stop accepting.
-func (s *Server) serve(srv *imapserver.Server, l, wrapped net.Listener) error {
+// serve serves go-imap on wrapped, the listener l as go-imap should see
+// it; l is what Shutdown closes to stop accepting.
+func (s *Server) serve(l, wrapped net.Listener) error {
 	s.mu.Lock()
 	closed := s.closed
 	if !closed {
@@ -190,7 +181,7 @@ func (s *Server) serve(srv *imapserver.Server, l, wrapped net.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
-	if err := srv.Serve(wrapped); err != nil {
+	if err := s.imap.Serve(wrapped); err != nil {
 		return fmt.Errorf("imapsrv: %w", err)
 	}
 	return nil
@@ -200,7 +191,6 @@ func (s *Server) serve(srv *imapserver.Server, l, wrapped net.Listener) error {
 // late to become sessions. It waits for the Serve loops to return.
 func (s *Server) closeIMAP() {
 	s.imap.Close()
-	s.imapTLS.Close()
 }
 
 // Close stops every listener, closes every connection at once and returns
@@ -227,7 +217,11 @@ func (s *Server) newSession(conn *imapserver.Conn) (imapserver.Session, *imapser
 	}
 	s.sessions.Add(1)
 	s.conns[lc] = conn
-	return &trackedSession{session: newSession(s, conn), lc: lc}, nil, nil
+	sess := newSession(s, conn)
+	if f, ok := conn.NetConn().(*frontConn); ok {
+		f.attach(sess)
+	}
+	return &trackedSession{session: sess, lc: lc}, nil, nil
 }
 
 // acquireAccount returns the shared state of the account owning st,

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -27,6 +28,10 @@ type session struct {
 
 	// notify wakes Idle when the store changes the selected mailbox.
 	notify chan struct{}
+	// quota is the logged-in account if it knows its quota. It is read
+	// without mu: the front reads it while go-imap writes, which Poll
+	// does holding mu.
+	quota atomic.Pointer[QuotaAccount]
 
 	mu         sync.Mutex
 	closed     bool
@@ -99,13 +104,14 @@ func (s *session) logoutLocked() {
 	if s.acct != nil {
 		s.srv.releaseAccount(s.acct)
 		s.acct = nil
+		s.quota.Store(nil)
 	}
 }
 
 func (s *session) Login(username, password string) error {
-	// go-imap refuses plaintext logins itself, but on implicit TLS
-	// connections it is told to allow them all (Server.New): make sure
-	// no plaintext connection ever gets here, whatever its listener.
+	// go-imap never sees TLS, which the front below it does, so it is
+	// told to allow every login (Server.New): the front says whether
+	// the client speaks TLS.
 	if !isTLS(s.conn.NetConn()) {
 		return &imap.Error{
 			Type: imap.StatusResponseTypeNo,
@@ -142,6 +148,9 @@ func (s *session) Login(username, password string) error {
 	defer s.mu.Unlock()
 	s.loginTimer.Stop()
 	s.acct = a
+	if q, ok := acct.(QuotaAccount); ok {
+		s.quota.Store(&q)
+	}
 	return nil
 }
 

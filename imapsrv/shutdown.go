@@ -159,6 +159,8 @@ func liveConnOf(c net.Conn) *liveConn {
 		switch v := c.(type) {
 		case *liveConn:
 			return v
+		case *frontConn:
+			c = v.current()
 		case *tls.Conn:
 			c = v.NetConn()
 		case *bufferedConn:
