@@ -254,7 +254,7 @@ func (f *frontConn) command() error {
 	f.mark, f.pass, f.state = mark, line, afterLine
 	rewrite := name == "CAPABILITY" || name == "LOGIN" || name == "AUTHENTICATE"
 	f.mu.Lock()
-	f.out.begin(tag, rewrite)
+	f.out.begin(tag, name, rewrite)
 	f.rewriting.Store(rewrite)
 	f.mu.Unlock()
 	return nil
@@ -450,7 +450,12 @@ func (f *frontConn) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.out.rewrite {
-		f.out.observe(p)
+		if out := f.out.observe(p); len(out) != len(p) {
+			if _, err := f.conn.Write(out); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
 		return f.conn.Write(p)
 	}
 	out := f.out.rewriteLines(p, caps)

@@ -19,46 +19,130 @@ type outWatch struct {
 	rewrite  bool
 	greeting bool // the line to rewrite is the greeting
 	pending  []byte
+
+	// Following FLAGS updates, to add the PERMANENTFLAGS line RFC 9051
+	// pairs with them (go-imap's update writer has no way to write it).
+	lit       int64  // literal data still to come in this reply
+	tail      []byte // the end of the line being written: a literal's {n}
+	lineLen   int    // bytes of the line being written so far
+	flags     []byte // the "* FLAGS (" line being written, else nil
+	selecting bool   // the command is SELECT or EXAMINE, which write both
+	examined  bool   // the mailbox was opened with EXAMINE: read-only
 }
 
-// begin starts watching for tag's reply.
-func (o *outWatch) begin(tag string, rewrite bool) {
+// begin starts watching for tag's reply to the command name.
+func (o *outWatch) begin(tag, name string, rewrite bool) {
 	o.tagSP = append(append(o.tagSP[:0], tag...), ' ')
 	o.answered, o.cont = false, false
-	o.line = o.line[:0]
+	o.line, o.tail, o.flags, o.lit, o.lineLen = o.line[:0], o.tail[:0], nil, 0, 0
 	o.rewrite = rewrite
 	o.pending = o.pending[:0]
+	o.selecting = name == "SELECT" || name == "EXAMINE"
+	if o.selecting {
+		o.examined = name == "EXAMINE"
+	}
 }
 
-// observe looks at the last line that p completes. go-imap flushes at
-// the end of every response line, so a tagged reply is always last in a
-// Write; looking no further keeps this cheap for big FETCH replies.
-func (o *outWatch) observe(p []byte) {
+// flagsPrefix starts a FLAGS response. go-imap writes a response line
+// in one piece, so it is not split between two Writes.
+var flagsPrefix = []byte("* FLAGS (")
+
+// observe follows what go-imap writes: it notes the tagged reply and
+// continuation requests, skips literal data (a message may hold any
+// line), and returns p with a PERMANENTFLAGS line after each FLAGS
+// update, or p itself when there is nothing to add.
+func (o *outWatch) observe(p []byte) []byte {
 	if o.answered {
-		return
+		return p
 	}
-	end := bytes.LastIndexByte(p, '\n')
-	if end < 0 {
-		o.addLine(p)
-		return
+	var out []byte
+	from := 0 // start of what is not yet in out
+	for i := 0; i < len(p); {
+		if o.lit > 0 {
+			n := int(min(o.lit, int64(len(p)-i)))
+			o.lit -= int64(n)
+			i += n
+			continue
+		}
+		j := bytes.IndexByte(p[i:], '\n')
+		if j < 0 {
+			o.addLine(p[i:])
+			break
+		}
+		o.addLine(p[i : i+j+1])
+		i += j + 1
+		if extra := o.endLine(); extra != nil {
+			out = append(append(out, p[from:i]...), extra...)
+			from = i
+		}
 	}
-	if start := bytes.LastIndexByte(p[:end], '\n'); start >= 0 {
-		o.line = o.line[:0]
-		o.addLine(p[start+1 : end])
-	} else {
-		o.addLine(p[:end])
+	if out == nil {
+		return p
 	}
-	o.answered = bytes.HasPrefix(o.line, o.tagSP)
-	o.cont = bytes.HasPrefix(o.line, []byte("+ "))
-	o.line = o.line[:0]
-	o.addLine(p[end+1:])
+	return append(out, p[from:]...)
 }
 
+// addLine records the parts of the line being written that endLine needs.
 func (o *outWatch) addLine(b []byte) {
 	// Enough to tell the tagged reply and "+ " apart.
 	if room := max(len(o.tagSP), 2) - len(o.line); room > 0 {
 		o.line = append(o.line, b[:min(room, len(b))]...)
 	}
+	const tailLen = 24 // "{" + a 20-digit size + "}\r\n"
+	o.tail = append(o.tail, b...)
+	if len(o.tail) > tailLen {
+		o.tail = append(o.tail[:0], o.tail[len(o.tail)-tailLen:]...)
+	}
+	// SELECT and EXAMINE write PERMANENTFLAGS themselves.
+	if o.lineLen == 0 && !o.selecting && bytes.HasPrefix(b, flagsPrefix) {
+		o.flags = []byte{}
+	}
+	o.lineLen += len(b)
+	if o.flags != nil && len(o.flags)+len(b) <= maxLine {
+		o.flags = append(o.flags, b...)
+	}
+}
+
+// endLine takes note of a complete line and returns what to write after it.
+func (o *outWatch) endLine() []byte {
+	o.answered = bytes.HasPrefix(o.line, o.tagSP)
+	o.cont = bytes.HasPrefix(o.line, []byte("+ "))
+	o.lit = literalAtEnd(o.tail)
+	flags := o.flags
+	o.line, o.tail, o.flags, o.lineLen = o.line[:0], o.tail[:0], nil, 0
+	if flags == nil || !bytes.HasSuffix(flags, []byte(")\r\n")) {
+		return nil
+	}
+	if o.examined {
+		return []byte("* OK [PERMANENTFLAGS ()] Permanent flags\r\n")
+	}
+	list := bytes.TrimSuffix(flags[len(flagsPrefix):], []byte(")\r\n"))
+	out := append([]byte("* OK [PERMANENTFLAGS ("), list...)
+	if len(list) > 0 {
+		out = append(out, ' ')
+	}
+	return append(out, "\\*)] Permanent flags\r\n"...)
+}
+
+// literalAtEnd returns the size of the literal a response line ending in
+// tail announces ("{n}\r\n", or "~{n}\r\n" for BINARY), 0 if none.
+func literalAtEnd(tail []byte) int64 {
+	t, ok := bytes.CutSuffix(tail, []byte("}\r\n"))
+	if !ok {
+		return 0
+	}
+	i := bytes.LastIndexByte(t, '{')
+	if i < 0 || i == len(t)-1 {
+		return 0
+	}
+	var n int64
+	for _, c := range t[i+1:] {
+		if c < '0' || c > '9' || n > (1<<62)/10 {
+			return 0
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }
 
 // rewriteLines returns p with capability lists completed, holding back
@@ -87,8 +171,7 @@ func (o *outWatch) rewriteLines(p []byte, caps capExtras) []byte {
 			o.rewrite, o.greeting = false, false
 		}
 	}
-	out = append(out, rest...)
-	o.observe(rest)
+	out = append(out, o.observe(rest)...)
 	o.pending = o.pending[:0]
 	return out
 }

@@ -25,10 +25,15 @@ func TestStore(t *testing.T) {
 
 	c.C(`a1 STORE 2 +FLAGS (\Answered)`)
 	has(t, c.OK("a1"), `* 2 FETCH (UID 2 FLAGS (\Answered))`)
-	// A new keyword first announces itself in FLAGS.
+	// A new keyword first announces itself in FLAGS and PERMANENTFLAGS.
 	c.C(`a2 UID STORE 2 +FLAGS ($Work)`)
 	lines := c.OK("a2")
-	if len(lines) != 2 || lines[0] != `* FLAGS ($Work \Answered \Deleted \Draft \Flagged \Seen)` || lines[1] != `* 2 FETCH (UID 2 FLAGS (\Answered $Work))` {
+	want := []string{
+		`* FLAGS ($Work \Answered \Deleted \Draft \Flagged \Seen)`,
+		`* OK [PERMANENTFLAGS ($Work \Answered \Deleted \Draft \Flagged \Seen \*)] Permanent flags`,
+		`* 2 FETCH (UID 2 FLAGS (\Answered $Work))`,
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("STORE of a new keyword: %q", lines)
 	}
 	c.C(`a3 STORE 1:2 -FLAGS (\Answered \Seen)`)

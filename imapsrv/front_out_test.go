@@ -1,0 +1,60 @@
+package imapsrv
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// A keyword new to the mailbox reaches an idling read-only session as
+// FLAGS followed by an empty PERMANENTFLAGS, RFC 9051's pair.
+func TestNewKeywordReachesExamineSession(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.login(), f.login()
+	b.C("e EXAMINE INBOX")
+	has(t, b.OK("e"), `* OK [PERMANENTFLAGS ()] Permanent flags`)
+	b.C("i IDLE")
+	b.Sx(`^\+ `)
+
+	a.C("s SELECT INBOX")
+	a.OK("s")
+	a.C(`k STORE 1 +FLAGS ($Project)`)
+	has(t, a.OK("k"), `* OK [PERMANENTFLAGS ($Project \Answered \Deleted \Draft \Flagged \Seen \*)] Permanent flags`)
+
+	b.S(`* FLAGS ($Project \Answered \Deleted \Draft \Flagged \Seen)`,
+		`* OK [PERMANENTFLAGS ()] Permanent flags`)
+	b.Sx(`^\* 1 FETCH \(.*\$Project`)
+	b.C("DONE")
+	b.OK("i")
+}
+
+// observe must never change literal data, however it is cut into writes,
+// even where a message holds what looks like a FLAGS response.
+func TestObserveSkipsLiterals(t *testing.T) {
+	body := "Subject: x\r\n\r\n* FLAGS (\\Seen)\r\nb1 OK done\r\n{5}\r\n"
+	reply := "* 1 FETCH (BODY[] {" + strconv.Itoa(len(body)) + "}\r\n" + body + ")\r\n" +
+		"* FLAGS (\\Seen $X)\r\nb1 OK FETCH completed\r\n"
+	want := strings.Replace(reply, "* FLAGS (\\Seen $X)\r\n",
+		"* FLAGS (\\Seen $X)\r\n* OK [PERMANENTFLAGS (\\Seen $X \\*)] Permanent flags\r\n", 1)
+	for cut := 1; cut < len(reply); cut++ {
+		var o outWatch
+		o.begin("b1", "FETCH", false)
+		var out bytes.Buffer
+		for _, part := range []string{reply[:cut], reply[cut:]} {
+			out.Write(o.observe([]byte(part)))
+		}
+		// A FLAGS line cut in two is passed through unmarked: go-imap
+		// writes each response line whole, so it does not happen.
+		flagsAt := strings.Index(reply, "* FLAGS (\\Seen $X)")
+		if cut > flagsAt && cut < flagsAt+len("* FLAGS (") {
+			continue
+		}
+		if out.String() != want {
+			t.Fatalf("cut at %d:\n got %q\nwant %q", cut, out.String(), want)
+		}
+		if !o.answered {
+			t.Fatalf("cut at %d: tagged reply not seen", cut)
+		}
+	}
+}
