@@ -21,6 +21,9 @@ import (
 // included, and go-imap polls it before the tagged OK.
 
 func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+	if err := checkFlags(flags.Flags); err != nil {
+		return err
+	}
 	sel, err := s.selected()
 	if err != nil {
 		return err
@@ -106,6 +109,25 @@ func (s *session) unexpect(sel *selection, uids []uint32) {
 			delete(sel.view.expect, uid)
 		}
 	}
+}
+
+// settableFlags are the system flags a client may set.
+var settableFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
+
+// checkFlags refuses the flags of a STORE or APPEND that are neither a
+// keyword nor a system flag a client may set: \Foo, or the \* of
+// PERMANENTFLAGS. The store would drop them without a word, and
+// "STORE 1 FLAGS (\Foo)" would then clear every flag. \Recent passes, to
+// be dropped by storableFlags: a client that writes back the flags it
+// fetched should not fail for it.
+func checkFlags(flags []imap.Flag) error {
+	for _, f := range flags {
+		if !strings.HasPrefix(string(f), `\`) || flagIndex(settableFlags, f) >= 0 || strings.EqualFold(string(f), string(flagRecent)) {
+			continue
+		}
+		return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: fmt.Sprintf("%s is not a flag a client can set", f)}
+	}
+	return nil
 }
 
 // storableFlags drops \Recent, which clients cannot set (RFC 3501 2.3.2).
@@ -234,6 +256,9 @@ func copyData(validity uint32, src, dst []uint32) *imap.CopyData {
 }
 
 func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	if err := checkFlags(options.Flags); err != nil {
+		return nil, err
+	}
 	m, err := s.mailboxFor("append", mailbox)
 	if err != nil {
 		return nil, err
@@ -249,7 +274,7 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 		return nil, fmt.Errorf("append: read literal: %w", err)
 	}
 	if len(raw) == 0 {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Empty message"}
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Empty message"}
 	}
 	if m.Role == store.RoleSent {
 		if uid, ok := s.alreadySent(m, raw); ok {
