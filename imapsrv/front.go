@@ -38,6 +38,8 @@ const (
 	// maxLine bounds a command line (go-imap allows 50 KiB) and so the
 	// front's read buffer.
 	maxLine = 64 << 10
+	// maxCommandLine is go-imap's limit for the text of a command.
+	maxCommandLine = 50 << 10
 	// maxBufferedLiteral is go-imap's limit for literals outside APPEND.
 	maxBufferedLiteral = 4096
 	// maxArgLiteral bounds a literal in a command the front answers
@@ -111,10 +113,11 @@ type frontConn struct {
 }
 
 // attach tells the front which session is behind it.
-func (f *frontConn) attach(s *session) {
+func (f *frontConn) attach(s *session, lc *liveConn) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sess = s
+	f.out.calls = lc.calls.Load
 }
 
 // current is the connection under the front.
@@ -235,6 +238,14 @@ func (f *frontConn) command() error {
 	if ok {
 		if handle := f.handler(name); handle != nil {
 			err := handle(tag, line, mark)
+			f.rearm()
+			return err
+		}
+		if len(line) > maxCommandLine {
+			// go-imap would fail part-way, answer SERVERBUG and take the
+			// rest of the line, which its reader already holds, for
+			// commands.
+			err := f.refuse(tag, "BAD", "TOOBIG", "Command line too long", mark)
 			f.rearm()
 			return err
 		}

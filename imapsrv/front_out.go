@@ -28,6 +28,11 @@ type outWatch struct {
 	flags     []byte // the "* FLAGS (" line being written, else nil
 	selecting bool   // the command is SELECT or EXAMINE, which write both
 	examined  bool   // the mailbox was opened with EXAMINE: read-only
+
+	// calls counts the session methods go-imap has called; nil until
+	// there is a session. callsAtBegin is its value when the command began.
+	calls        func() uint64
+	callsAtBegin uint64
 }
 
 // begin starts watching for tag's reply to the command name.
@@ -37,6 +42,9 @@ func (o *outWatch) begin(tag, name string, rewrite bool) {
 	o.line, o.tail, o.flags, o.lit, o.lineLen = o.line[:0], o.tail[:0], nil, 0, 0
 	o.rewrite = rewrite
 	o.pending = o.pending[:0]
+	if o.calls != nil {
+		o.callsAtBegin = o.calls()
+	}
 	o.selecting = name == "SELECT" || name == "EXAMINE"
 	if o.selecting {
 		o.examined = name == "EXAMINE"
@@ -69,8 +77,16 @@ func (o *outWatch) observe(p []byte) []byte {
 			o.addLine(p[i:])
 			break
 		}
+		whole := o.lineLen == 0 // the line starts in this write
+		start := i
 		o.addLine(p[i : i+j+1])
 		i += j + 1
+		if whole {
+			if fixed := o.fixTagged(o.line); fixed != nil {
+				out = append(append(out, p[from:start]...), fixed...)
+				from = i
+			}
+		}
 		if extra := o.endLine(); extra != nil {
 			out = append(append(out, p[from:i]...), extra...)
 			from = i
@@ -84,8 +100,8 @@ func (o *outWatch) observe(p []byte) []byte {
 
 // addLine records the parts of the line being written that endLine needs.
 func (o *outWatch) addLine(b []byte) {
-	// Enough to tell the tagged reply and "+ " apart.
-	if room := max(len(o.tagSP), 2) - len(o.line); room > 0 {
+	// Enough to tell the tagged reply, its status and "+ " apart.
+	if room := len(o.tagSP) + len(goimapCharset) - len(o.line); room > 0 {
 		o.line = append(o.line, b[:min(room, len(b))]...)
 	}
 	const tailLen = 24 // "{" + a 20-digit size + "}\r\n"
@@ -122,6 +138,33 @@ func (o *outWatch) endLine() []byte {
 		out = append(out, ' ')
 	}
 	return append(out, "\\*)] Permanent flags\r\n"...)
+}
+
+// go-imap answers input its parser rejects with a plain error (a bad
+// sequence set, mailbox name, search key or date) as if it were a fault of
+// its own; it also leaves the charsets out of BADCHARSET.
+var (
+	goimapServerBug = []byte("NO [SERVERBUG] ")
+	goimapCharset   = []byte("NO [BADCHARSET] ")
+)
+
+// fixTagged returns a replacement for line, which starts a line just
+// written, if it is a tagged reply of go-imap's that is wrong, else nil. A SERVERBUG during a
+// command that called no session method can only be the parser's (the
+// session's own errors always carry their status), so it is the client's
+// syntax error.
+func (o *outWatch) fixTagged(line []byte) []byte {
+	rest, ok := bytes.CutPrefix(line, o.tagSP)
+	if !ok {
+		return nil
+	}
+	switch {
+	case bytes.HasPrefix(rest, goimapServerBug) && o.calls != nil && o.calls() == o.callsAtBegin:
+		return append(bytes.Clone(o.tagSP), "BAD [CLIENTBUG] Syntax error\r\n"...)
+	case bytes.HasPrefix(rest, goimapCharset):
+		return append(bytes.Clone(o.tagSP), "NO [BADCHARSET (US-ASCII UTF-8)] Only US-ASCII and UTF-8 are supported\r\n"...)
+	}
+	return nil
 }
 
 // literalAtEnd returns the size of the literal a response line ending in
@@ -164,6 +207,9 @@ func (o *outWatch) rewriteLines(p []byte, caps capExtras) []byte {
 		}
 		line := rest[:i+1]
 		rest = rest[i+1:]
+		if fixed := o.fixTagged(line); fixed != nil && !o.greeting {
+			line = fixed
+		}
 		out = append(out, caps.apply(line)...)
 		o.cont = bytes.HasPrefix(line, []byte("+ "))
 		if o.greeting || bytes.HasPrefix(line, o.tagSP) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -55,6 +56,33 @@ func TestObserveSkipsLiterals(t *testing.T) {
 		}
 		if !o.answered {
 			t.Fatalf("cut at %d: tagged reply not seen", cut)
+		}
+	}
+}
+
+// A SERVERBUG is go-imap's parser's only when no session method ran in
+// the command; a session's fault stays a server error.
+func TestFixTaggedServerBug(t *testing.T) {
+	var calls atomic.Uint64
+	const bug = "t1 NO [SERVERBUG] Internal server error\r\n"
+	for _, tc := range []struct {
+		name    string
+		session bool // a session method runs during the command
+		want    string
+	}{
+		{"parser", false, "t1 BAD [CLIENTBUG] Syntax error\r\n"},
+		{"session", true, bug},
+	} {
+		o := outWatch{calls: calls.Load}
+		o.begin("t1", "FETCH", false)
+		if tc.session {
+			calls.Add(1)
+		}
+		if got := string(o.observe([]byte(bug))); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+		if !o.answered {
+			t.Errorf("%s: tagged reply not seen", tc.name)
 		}
 	}
 }

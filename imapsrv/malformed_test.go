@@ -75,44 +75,37 @@ type malformedCase struct {
 }
 
 const (
-	bad        = `^BAD `
-	badClient  = `^BAD \[CLIENTBUG\] `
-	serverBug  = `^NO \[SERVERBUG\] `
-	noCannot   = `^NO \[CANNOT\] `
-	noTry      = `^NO \[TRYCREATE\] `
-	noNone     = `^NO \[NONEXISTENT\] `
-	noExists   = `^NO \[ALREADYEXISTS\] `
-	noCharset  = `^NO \[BADCHARSET\] `
-	okAnswer   = `^OK `
-	notInState = `^BAD \[CLIENTBUG\] This command is only valid in the `
+	bad       = `^BAD `
+	badClient = `^BAD \[CLIENTBUG\] `
+	// syntaxError is the front's answer where go-imap's parser fails
+	// with a plain error and go-imap would say NO [SERVERBUG].
+	syntaxError   = `^BAD \[CLIENTBUG\] Syntax error`
+	badTooBig     = `^BAD \[TOOBIG\] `
+	noCharsetList = `^NO \[BADCHARSET \(US-ASCII UTF-8\)\] `
+	noCannot      = `^NO \[CANNOT\] `
+	noTry         = `^NO \[TRYCREATE\] `
+	noNone        = `^NO \[NONEXISTENT\] `
+	noExists      = `^NO \[ALREADYEXISTS\] `
+	noCharset     = `^NO \[BADCHARSET\] `
+	okAnswer      = `^OK `
+	notInState    = `^BAD \[CLIENTBUG\] This command is only valid in the `
 )
 
 // go-imap functions that answer malformed input wrongly (see goimap).
+//
+// Many more answer a syntax error with NO [SERVERBUG]: imapwire's
+// ExpectNumSet, ExpectMailbox, readSearchKeyWithAtom, ExpectDate,
+// DecodeDateTime, Quoted and DecodeSASL return plain errors, which go-imap
+// takes for its own faults. The front corrects those (outWatch.fixTagged),
+// lists the charsets in BADCHARSET, and refuses command lines past
+// go-imap's 50 KiB before go-imap loses track of them; those cases now
+// want the right answer.
 const (
-	// imapnum.ParseSet's error is returned as a plain error.
-	gNumSet = "imapwire.Decoder.ExpectNumSet"
-	// utf7.Decode's error is returned as a plain error.
-	gMailbox = "imapwire.Decoder.ExpectMailbox"
-	// An unknown key is parsed as a sequence set, whose error is plain.
-	gSearchKey = "imapserver.readSearchKeyWithAtom"
-	// time.Parse's error is returned as a plain error.
-	gDate     = "internal.ExpectDate"
-	gDateTime = "internal.DecodeDateTime (APPEND then leaves its literal unread)"
-	// Past 50 KiB every read fails with a plain error, and DiscardLine
-	// cannot discard the rest of the line, which is read as the next
-	// command.
-	gMaxSize = "imapwire.Decoder.readByte (maxCommandSize)"
 	// The TOOBIG from CheckBufferedLiteralFunc is dropped; the decoder
 	// then reads whatever follows as an atom, without a "+".
 	gLiteral = "imapwire.Decoder.Literal"
 	// A failed literal prefix falls back to reading an atom.
 	gLiteralPrefix = "imapwire.Decoder.ExpectAString"
-	// A quoted string runs over CR, LF and into the next line.
-	gQuoted = "imapwire.Decoder.Quoted"
-	// BADCHARSET comes without the list of supported charsets.
-	gCharset = "imapserver.Conn.handleSearch"
-	// internal.DecodeSASL's error is returned as a plain error.
-	gSASL = "imapserver.Conn.handleAuthenticate"
 	// ENABLE needs at least one capability (RFC 5161 grammar).
 	gEnable = "imapserver.Conn.handleEnable"
 	// A line without a valid tag ends the connection without an answer.
@@ -128,27 +121,27 @@ const malformedAppendLimit = 4096
 
 var malformedCases = []malformedCase{
 	// Sequence sets.
-	{name: "fetch set x", states: anyState, cmd: "FETCH x FLAGS", want: serverBug, goimap: gNumSet},
-	{name: "fetch set 0", states: anyState, cmd: "FETCH 0 FLAGS", want: serverBug, goimap: gNumSet},
-	{name: "fetch set *:x", states: inMailbox, cmd: "FETCH *:x FLAGS", want: serverBug, goimap: gNumSet},
-	{name: "fetch set 1:", states: inMailbox, cmd: "FETCH 1: FLAGS", want: serverBug, goimap: gNumSet},
-	{name: "fetch set 2^32", states: inMailbox, cmd: "FETCH 4294967296 FLAGS", want: serverBug, goimap: gNumSet},
-	{name: "fetch set 1,,2", states: inMailbox, cmd: "FETCH 1,,2 FLAGS", want: serverBug, goimap: gNumSet},
+	{name: "fetch set x", states: anyState, cmd: "FETCH x FLAGS", want: syntaxError},
+	{name: "fetch set 0", states: anyState, cmd: "FETCH 0 FLAGS", want: syntaxError},
+	{name: "fetch set *:x", states: inMailbox, cmd: "FETCH *:x FLAGS", want: syntaxError},
+	{name: "fetch set 1:", states: inMailbox, cmd: "FETCH 1: FLAGS", want: syntaxError},
+	{name: "fetch set 2^32", states: inMailbox, cmd: "FETCH 4294967296 FLAGS", want: syntaxError},
+	{name: "fetch set 1,,2", states: inMailbox, cmd: "FETCH 1,,2 FLAGS", want: syntaxError},
 	// Out of range but well-formed: ignored, as TestResolveSets pins
 	// (RFC 9051 only says SHOULD answer BAD).
 	{name: "fetch set 2^32-1", states: inMailbox, cmd: "FETCH 4294967295 FLAGS", want: okAnswer},
-	{name: "uid fetch set 0", states: inMailbox, cmd: "UID FETCH 0 FLAGS", want: serverBug, goimap: gNumSet},
-	{name: "uid fetch set 2^32", states: inMailbox, cmd: "UID FETCH 4294967296 FLAGS", want: serverBug, goimap: gNumSet},
-	{name: "uid fetch set *:x", states: inMailbox, cmd: "UID FETCH *:x FLAGS", want: serverBug, goimap: gNumSet},
-	{name: "uid store set x", states: inMailbox, cmd: `UID STORE x FLAGS (\Seen)`, want: serverBug, goimap: gNumSet},
-	{name: "store set x", states: inMailbox, cmd: `STORE x +FLAGS (\Seen)`, want: serverBug, goimap: gNumSet},
-	{name: "uid copy set x", states: inMailbox, cmd: "UID COPY x Work", want: serverBug, goimap: gNumSet},
-	{name: "uid move set 1:", states: inMailbox, cmd: "UID MOVE 1: Work", want: serverBug, goimap: gNumSet},
-	{name: "uid expunge set x", states: inMailbox, cmd: "UID EXPUNGE x", want: serverBug, goimap: gNumSet},
-	{name: "search set 0", states: inMailbox, cmd: "SEARCH 0", want: serverBug, goimap: gNumSet},
-	{name: "search uid x", states: inMailbox, cmd: "SEARCH UID x", want: serverBug, goimap: gNumSet},
-	{name: "uid search uid 0", states: inMailbox, cmd: "UID SEARCH UID 0", want: serverBug, goimap: gNumSet},
-	{name: "fetch without set", states: inMailbox, cmd: "FETCH FLAGS", want: serverBug, goimap: gNumSet},
+	{name: "uid fetch set 0", states: inMailbox, cmd: "UID FETCH 0 FLAGS", want: syntaxError},
+	{name: "uid fetch set 2^32", states: inMailbox, cmd: "UID FETCH 4294967296 FLAGS", want: syntaxError},
+	{name: "uid fetch set *:x", states: inMailbox, cmd: "UID FETCH *:x FLAGS", want: syntaxError},
+	{name: "uid store set x", states: inMailbox, cmd: `UID STORE x FLAGS (\Seen)`, want: syntaxError},
+	{name: "store set x", states: inMailbox, cmd: `STORE x +FLAGS (\Seen)`, want: syntaxError},
+	{name: "uid copy set x", states: inMailbox, cmd: "UID COPY x Work", want: syntaxError},
+	{name: "uid move set 1:", states: inMailbox, cmd: "UID MOVE 1: Work", want: syntaxError},
+	{name: "uid expunge set x", states: inMailbox, cmd: "UID EXPUNGE x", want: syntaxError},
+	{name: "search set 0", states: inMailbox, cmd: "SEARCH 0", want: syntaxError},
+	{name: "search uid x", states: inMailbox, cmd: "SEARCH UID x", want: syntaxError},
+	{name: "uid search uid 0", states: inMailbox, cmd: "UID SEARCH UID 0", want: syntaxError},
+	{name: "fetch without set", states: inMailbox, cmd: "FETCH FLAGS", want: syntaxError},
 	{name: "fetch $ unsaved", states: inMailbox, cmd: "FETCH $ FLAGS", want: okAnswer},
 
 	// FETCH items.
@@ -165,12 +158,12 @@ var malformedCases = []malformedCase{
 	{name: "fetch nul", states: inMailbox, cmd: "FETCH 1 (FLAGS)\x00", want: badClient},
 
 	// SEARCH keys, dates and charsets.
-	{name: "search key unknown", states: inMailbox, cmd: "SEARCH FOO", want: serverBug, goimap: gSearchKey},
-	{name: "search key unknown in or", states: inMailbox, cmd: "SEARCH OR SEEN FOO", want: serverBug, goimap: gSearchKey},
-	{name: "search date day 32", states: inMailbox, cmd: "SEARCH SINCE 32-Jan-2024", want: serverBug, goimap: gDate},
-	{name: "search date word", states: inMailbox, cmd: "SEARCH SINCE foo", want: serverBug, goimap: gDate},
-	{name: "search date month", states: inMailbox, cmd: "SEARCH BEFORE 1-Foo-2024", want: serverBug, goimap: gDate},
-	{name: "search date iso", states: inMailbox, cmd: "SEARCH SENTON 2024-01-01", want: serverBug, goimap: gDate},
+	{name: "search key unknown", states: inMailbox, cmd: "SEARCH FOO", want: syntaxError},
+	{name: "search key unknown in or", states: inMailbox, cmd: "SEARCH OR SEEN FOO", want: syntaxError},
+	{name: "search date day 32", states: inMailbox, cmd: "SEARCH SINCE 32-Jan-2024", want: syntaxError},
+	{name: "search date word", states: inMailbox, cmd: "SEARCH SINCE foo", want: syntaxError},
+	{name: "search date month", states: inMailbox, cmd: "SEARCH BEFORE 1-Foo-2024", want: syntaxError},
+	{name: "search date iso", states: inMailbox, cmd: "SEARCH SENTON 2024-01-01", want: syntaxError},
 	{name: "search larger word", states: inMailbox, cmd: "SEARCH LARGER x", want: badClient},
 	{name: "search larger overflow", states: inMailbox, cmd: "SEARCH LARGER 99999999999999999999", want: badClient},
 	{name: "search header no args", states: inMailbox, cmd: "SEARCH HEADER", want: badClient},
@@ -178,19 +171,19 @@ var malformedCases = []malformedCase{
 	{name: "search paren overclosed", states: inMailbox, cmd: "SEARCH ALL)", want: badClient},
 	{name: "search quote unclosed", states: inMailbox, cmd: `SEARCH "unterminated`, want: badClient},
 	{name: "search return unknown", states: inMailbox, cmd: "SEARCH RETURN (FOO) ALL", want: badClient},
-	{name: "search charset koi8-r", states: inMailbox, cmd: "SEARCH CHARSET KOI8-R ALL", want: noCharset + `Only`, goimap: gCharset, right: `^NO \[BADCHARSET \(`},
-	{name: "search charset non-ascii", states: inMailbox, cmd: `SEARCH CHARSET "ü" ALL`, want: noCharset, goimap: gCharset, right: `^NO \[BADCHARSET \(`},
+	{name: "search charset koi8-r", states: inMailbox, cmd: "SEARCH CHARSET KOI8-R ALL", want: noCharsetList},
+	{name: "search charset non-ascii", states: inMailbox, cmd: `SEARCH CHARSET "ü" ALL`, want: noCharsetList},
 	{name: "search charset utf-8", states: inMailbox, cmd: "SEARCH CHARSET UTF-8 ALL", want: okAnswer},
 	{name: "search keyword system flag", states: inMailbox, cmd: `SEARCH KEYWORD \Foo`, want: okAnswer},
 	{name: "search not selected", states: inAuth, cmd: "SEARCH ALL", want: notInState},
 
 	// Mailbox names.
 	{name: "create mutf7 &-", states: inAuth, cmd: "CREATE a&-b", want: okAnswer},
-	{name: "create mutf7 &Jjo", states: loggedIn, cmd: "CREATE &Jjo", want: serverBug, goimap: gMailbox},
-	{name: "create mutf7 encoded ascii", states: loggedIn, cmd: "CREATE &AGE-", want: serverBug, goimap: gMailbox},
-	{name: "create mutf7 trailing &", states: loggedIn, cmd: "CREATE foo&", want: serverBug, goimap: gMailbox},
-	{name: "create nul", states: loggedIn, cmd: "CREATE \"a\x00b\"", want: serverBug, goimap: gMailbox},
-	{name: "create ctl", states: loggedIn, cmd: "CREATE \"a\x01b\"", want: serverBug, goimap: gMailbox},
+	{name: "create mutf7 &Jjo", states: loggedIn, cmd: "CREATE &Jjo", want: syntaxError},
+	{name: "create mutf7 encoded ascii", states: loggedIn, cmd: "CREATE &AGE-", want: syntaxError},
+	{name: "create mutf7 trailing &", states: loggedIn, cmd: "CREATE foo&", want: syntaxError},
+	{name: "create nul", states: loggedIn, cmd: "CREATE \"a\x00b\"", want: syntaxError},
+	{name: "create ctl", states: loggedIn, cmd: "CREATE \"a\x01b\"", want: syntaxError},
 	{name: "create wildcard *", states: loggedIn, cmd: `CREATE "foo*bar"`, want: noCannot},
 	{name: "create wildcard %", states: loggedIn, cmd: `CREATE "foo%bar"`, want: noCannot},
 	{name: "create wildcard in parent", states: inAuth, cmd: `CREATE "a*/b"`, want: noCannot},
@@ -215,11 +208,11 @@ var malformedCases = []malformedCase{
 	{name: "rename system", states: inAuth, cmd: "RENAME Sent Other", want: noCannot},
 	{name: "rename to wildcard", states: loggedIn, cmd: `RENAME Work "x*"`, want: noCannot},
 	{name: "rename to empty", states: loggedIn, cmd: `RENAME Work ""`, want: noCannot},
-	{name: "rename to bad mutf7", states: loggedIn, cmd: "RENAME Work &Jjo", want: serverBug, goimap: gMailbox},
+	{name: "rename to bad mutf7", states: loggedIn, cmd: "RENAME Work &Jjo", want: syntaxError},
 	{name: "rename one name", states: loggedIn, cmd: "RENAME Work", want: badClient},
 	{name: "select nonexistent", states: loggedIn, cmd: "SELECT Nope", want: noNone},
 	{name: "examine nonexistent", states: loggedIn, cmd: "EXAMINE Nope", want: noNone},
-	{name: "select bad mutf7", states: loggedIn, cmd: "SELECT &Jjo", want: serverBug, goimap: gMailbox},
+	{name: "select bad mutf7", states: loggedIn, cmd: "SELECT &Jjo", want: syntaxError},
 	{name: "select parameters", states: inAuth, cmd: "SELECT INBOX (CONDSTORE)", want: badClient},
 	{name: "subscribe nonexistent", states: inAuth, cmd: "SUBSCRIBE Nope", want: noNone},
 	{name: "status nonexistent", states: loggedIn, cmd: "STATUS Nope (MESSAGES)", want: noNone},
@@ -235,7 +228,7 @@ var malformedCases = []malformedCase{
 	{name: "move read-only", states: inExamined, cmd: "MOVE 1 Work", want: noCannot},
 	{name: "copy onto read-only self", states: inExamined, cmd: "COPY 1 INBOX", want: noCannot},
 	{name: "copy empty name", states: inMailbox, cmd: `COPY 1 ""`, want: noCannot},
-	{name: "copy bad mutf7", states: inMailbox, cmd: "COPY 1 &Jjo", want: serverBug, goimap: gMailbox},
+	{name: "copy bad mutf7", states: inMailbox, cmd: "COPY 1 &Jjo", want: syntaxError},
 	{name: "copy not selected", states: inAuth, cmd: "COPY 1 Work", want: notInState},
 
 	// STORE flags.
@@ -257,14 +250,14 @@ var malformedCases = []malformedCase{
 	{name: "append unknown system flag", states: loggedIn, cmd: "APPEND INBOX (\\Foo) {5+}\r\nhello", want: badClient},
 	{name: "append wildcard flag", states: inAuth, cmd: "APPEND INBOX (\\*) {5+}\r\nhello", want: badClient},
 	{name: "append nonexistent", states: loggedIn, cmd: "APPEND Nope {5+}\r\nhello", want: noTry},
-	{name: "append bad mutf7", states: inAuth, cmd: "APPEND &Jjo {5+}\r\nhello", want: serverBug, goimap: gMailbox, after: closed},
+	{name: "append bad mutf7", states: inAuth, cmd: "APPEND &Jjo {5+}\r\nhello", want: syntaxError},
 	{name: "append read-only", states: inExamined, cmd: "APPEND INBOX {5+}\r\nhello", want: noCannot},
 	{name: "append empty", states: inAuth, cmd: "APPEND INBOX {0+}\r\n", want: noCannot},
-	{name: "append date day 32", states: inAuth, cmd: "APPEND INBOX \"32-Jan-2024 00:00:00 +0000\" {5+}\r\nhello", want: serverBug, goimap: gDateTime, after: closed},
-	{name: "append date word", states: inAuth, cmd: "APPEND INBOX \"bad\" {5+}\r\nhello", want: serverBug, goimap: gDateTime, after: closed},
+	{name: "append date day 32", states: inAuth, cmd: "APPEND INBOX \"32-Jan-2024 00:00:00 +0000\" {5+}\r\nhello", want: syntaxError},
+	{name: "append date word", states: inAuth, cmd: "APPEND INBOX \"bad\" {5+}\r\nhello", want: syntaxError},
 	{name: "append flags after date", states: inAuth, cmd: "APPEND INBOX \"10-Mar-2024 12:00:00 +0000\" (\\Seen) {5+}\r\nhello", want: badClient, after: closed, goimap: "imapserver.Conn.handleAppend (the literal is left unread)"},
 	{name: "append data extension", states: inAuth, cmd: "APPEND INBOX FOO {5+}\r\nhello", want: badClient, after: closed, goimap: "imapserver.Conn.handleAppend (the literal is left unread)"},
-	{name: "append date zone", states: inAuth, cmd: "APPEND INBOX \"01-Jan-2024 00:00:00 +9999\" {5+}\r\nhello", want: serverBug, goimap: gDateTime, after: closed},
+	{name: "append date zone", states: inAuth, cmd: "APPEND INBOX \"01-Jan-2024 00:00:00 +9999\" {5+}\r\nhello", want: syntaxError},
 	{name: "append negative literal", states: inAuth, cmd: "APPEND INBOX {-1}", want: badClient},
 	{name: "append huge literal", states: inAuth, cmd: "APPEND INBOX {99999999999}", want: `^NO \[TOOBIG\] `},
 	{name: "append huge literal+", states: inAuth, cmd: "APPEND INBOX {99999999999+}", want: `^NO \[TOOBIG\] `, goimap: gAppendLimit, after: closed},
@@ -279,12 +272,12 @@ var malformedCases = []malformedCase{
 	{name: "literal huge+", states: inAuth, cmd: "CREATE {99999999999+}", then: "huge-literal-leftover-plus", want: okAnswer, goimap: gLiteral, right: `^NO \[TOOBIG\] `, after: closed},
 	{name: "literal negative", states: inAuth, cmd: "CREATE {-1}", want: okAnswer, goimap: gLiteralPrefix},
 	{name: "literal unclosed", states: loggedIn, cmd: "CREATE {5", want: badClient},
-	{name: "quoted unclosed", states: loggedIn, cmd: `CREATE "foo`, then: `"`, want: serverBug, goimap: gQuoted},
-	{name: "quoted escaped end", states: loggedIn, cmd: `CREATE "foo\"`, then: `bar"`, want: serverBug, goimap: gQuoted},
+	{name: "quoted unclosed", states: loggedIn, cmd: `CREATE "foo`, then: `"`, want: syntaxError},
+	{name: "quoted escaped end", states: loggedIn, cmd: `CREATE "foo\"`, then: `bar"`, want: syntaxError},
 
 	// Lines.
-	{name: "overlong fetch", states: inMailbox, cmd: "FETCH 1 (" + strings.Repeat("FLAGS ", 10000) + ")", want: serverBug, goimap: gMaxSize, after: desynced},
-	{name: "overlong name", states: loggedIn, cmd: "CREATE " + strings.Repeat("x", 60000), want: serverBug, goimap: gMaxSize, after: closed},
+	{name: "overlong fetch", states: inMailbox, cmd: "FETCH 1 (" + strings.Repeat("FLAGS ", 10000) + ")", want: badTooBig},
+	{name: "overlong name", states: loggedIn, cmd: "CREATE " + strings.Repeat("x", 60000), want: badTooBig},
 	{name: "trailing junk", states: anyState, cmd: "NOOP extra", want: badClient},
 	{name: "nul after command", states: anyState, cmd: "NOOP \x00", want: badClient},
 	{name: "nul in tag", states: anyState, raw: true, cmd: "T\x00 NOOP", goimap: gTag, after: closed},
@@ -307,10 +300,10 @@ var malformedCases = []malformedCase{
 	// mailbox like the one created first.
 	{name: "create name for backtracking", states: inAuth, cmd: "CREATE Work/" + strings.Repeat("o", 40), want: okAnswer},
 	{name: "list backtracking", states: inAuth, cmd: `LIST "" "` + strings.Repeat("*o", 12) + `x"`, want: okAnswer},
-	{name: "list bad mutf7", states: loggedIn, cmd: `LIST "" &Jjo`, want: serverBug, goimap: gMailbox},
+	{name: "list bad mutf7", states: loggedIn, cmd: `LIST "" &Jjo`, want: syntaxError},
 	{name: "list empty patterns", states: inAuth, cmd: `LIST () "" ()`, want: badClient},
-	{name: "authenticate bad base64", states: inNotAuth, cmd: "AUTHENTICATE PLAIN !!!", want: serverBug, goimap: gSASL},
-	{name: "authenticate bad plain", states: inNotAuth, cmd: "AUTHENTICATE PLAIN =", want: serverBug, goimap: gSASL},
+	{name: "authenticate bad base64", states: inNotAuth, cmd: "AUTHENTICATE PLAIN !!!", want: syntaxError},
+	{name: "authenticate bad plain", states: inNotAuth, cmd: "AUTHENTICATE PLAIN =", want: syntaxError},
 	{name: "authenticate unknown mechanism", states: inNotAuth, cmd: "AUTHENTICATE FOO", want: `^NO `},
 	{name: "login missing password", states: inNotAuth, cmd: "LOGIN a", want: badClient},
 }
@@ -453,7 +446,7 @@ func checkAnswer(t *testing.T, tc malformedCase, answer string) {
 	if !ok {
 		t.Errorf("answered %q, want %s", answer, tc.want)
 	}
-	if tc.goimap == "" && strings.Contains(answer, "SERVERBUG") {
+	if strings.Contains(answer, "SERVERBUG") {
 		t.Errorf("answered %q", answer)
 	}
 }

@@ -219,7 +219,7 @@ func (s *Server) newSession(conn *imapserver.Conn) (imapserver.Session, *imapser
 	s.conns[lc] = conn
 	sess := newSession(s, conn)
 	if f, ok := conn.NetConn().(*frontConn); ok {
-		f.attach(sess)
+		f.attach(sess, lc)
 	}
 	return &trackedSession{session: sess, lc: lc}, nil, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -151,6 +152,10 @@ type liveConn struct {
 	busy     int  // session methods running
 	idling   bool // in IDLE: the read waiting for DONE is not a command's
 	draining bool
+
+	// calls counts the session methods begun, so the front can tell
+	// go-imap's parse errors from the session's (see outWatch.fixTagged).
+	calls atomic.Uint64
 }
 
 // liveConnOf finds the liveConn under a session's connection.
@@ -216,6 +221,7 @@ func (c *liveConn) drain() (idling bool) {
 
 // begin marks a command running, or refuses it during a shutdown.
 func (c *liveConn) begin() error {
+	c.calls.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.draining {
