@@ -30,9 +30,19 @@ type Parsed struct {
 // Incoming.Analysis, so the single writer only writes.
 type Analysis struct {
 	parsed []byte   // encoded parsedWire
-	words  []string // distinct tokens
+	words  string   // distinct tokens, one after the other
+	ends   []uint32 // where each word ends in words
 	vocab  []uint64 // vocabulary keys of words
 	terms  []uint64 // posting keys: (class, word) hashed with the index key
+}
+
+// word returns the i-th word.
+func (a *Analysis) word(i int) string {
+	start := uint32(0)
+	if i > 0 {
+		start = a.ends[i-1]
+	}
+	return a.words[start:a.ends[i]]
 }
 
 // Term classes: a word in a header value or in the body text, and again
@@ -144,36 +154,66 @@ func (s *Store) termKeyBuf(blk []byte, class byte, word string) uint64 {
 // and the index terms of its decoded, case-folded text. It never fails: a
 // damaged message yields what could be read of it.
 func (s *Store) Analyze(raw []byte) *Analysis {
-	p, doc := analyzeDoc(raw)
+	sc, _ := s.scratch.Get().(*analyzeScratch)
+	if sc == nil {
+		sc = &analyzeScratch{}
+	}
+	defer s.scratch.Put(sc)
+	hb, body := splitHeader(raw)
+	h := readHeader(hb)
+	w := walker{text: sc.text[:0]}
+	p := &Parsed{Envelope: envelope(h), Header: hb}
+	p.BodyStructure = w.part(h, body, 0, "text/plain")
 	a := &Analysis{parsed: encodeParsedBinary(p)}
-	ws, _ := s.wordSets.Get().(*wordSet)
-	if ws == nil {
-		ws = &wordSet{}
+
+	ws := &sc.words
+	ws.init(64 + len(w.text)/32)
+	for f := h.Fields(); f.Next(); {
+		// As headerFields has them, read from the text buffer (past the
+		// body's text) so that the tokenizer sees bytes only.
+		name := strings.ToLower(f.Key())
+		value := fold(decodeHeader(unfold(f.Value())))
+		n := len(w.text)
+		w.text = append(append(w.text, name...), value...)
+		ws.addTokens(w.text[n:n+len(name)], inHeader)
+		ws.addTokens(w.text[n+len(name):], inHeader|fieldBit(name))
+		w.text = w.text[:n]
 	}
-	defer s.wordSets.Put(ws)
-	ws.init(64 + len(doc.body)/32)
-	for _, f := range doc.fields {
-		ws.addTokens(f.name, inHeader)
-		ws.addTokens(f.value, inHeader|fieldBit(f.name))
-	}
-	ws.addTokens(doc.body, inBody)
-	a.words = ws.words()
-	a.terms = make([]uint64, 0, len(a.words)+len(a.words)/2)
-	a.vocab = make([]uint64, len(a.words))
-	blk := make([]byte, 16)
-	for i, word := range a.words {
+	ws.addTokens(w.text, inBody)
+	a.words, a.ends = ws.words()
+	classes := ws.classes
+	a.terms = make([]uint64, 0, len(a.ends)+len(a.ends)/2)
+	a.vocab = make([]uint64, len(a.ends))
+	blk := sc.blk[:]
+	for i := range a.ends {
+		word := a.word(i)
 		a.vocab[i] = s.termKeyBuf(blk, classVocab, word)
-		classes := ws.classOf(word)
-		if classes&inHeader != 0 {
+		if classes[i]&inHeader != 0 {
 			a.terms = append(a.terms, s.termKeyBuf(blk, classHeader, word))
 		}
-		if classes&inBody != 0 {
+		if classes[i]&inBody != 0 {
 			a.terms = append(a.terms, s.termKeyBuf(blk, classBody, word))
 		}
-		a.terms = s.appendFieldTerms(a.terms, blk, word, classes)
+		a.terms = s.appendFieldTerms(a.terms, blk, word, classes[i])
+	}
+	sc.text = w.text
+	if cap(sc.text) > maxScratch || cap(ws.arena) > maxScratch {
+		// One huge message must not pin its buffers.
+		sc.text, sc.words = nil, wordSet{}
 	}
 	return a
 }
+
+// analyzeScratch is what Analyze reuses from one message to the next:
+// the folded text and the word table, a few tens of KiB per message.
+type analyzeScratch struct {
+	text  []byte
+	words wordSet
+	blk   [16]byte
+}
+
+// maxScratch is the largest text buffer kept for the next message.
+const maxScratch = 256 << 10
 
 // appendFieldTerms appends the per-field terms of a word found in the
 // fields whose bits classes has.
@@ -196,29 +236,29 @@ func (s *Store) fieldTerms(hb []byte) []uint64 {
 	ws.init(64)
 	for _, f := range headerFields(readHeader(hb)) {
 		if bit := fieldBit(f.name); bit != 0 {
-			ws.addTokens(f.value, bit)
+			ws.addTokens([]byte(f.value), bit)
 		}
 	}
 	var terms []uint64
 	blk := make([]byte, 16)
-	for _, word := range ws.words() {
-		terms = s.appendFieldTerms(terms, blk, word, ws.classOf(word))
+	words, ends := ws.words()
+	start := uint32(0)
+	for i, end := range ends {
+		terms = s.appendFieldTerms(terms, blk, words[start:end], ws.classes[i])
+		start = end
 	}
 	return terms
 }
 
 // analyzeDoc parses a message into its Parsed form and its search
-// document. Search rebuilds the document from the sealed body for the few
-// candidates the index leaves, so the cache stores no second copy of the
-// text.
+// document, as Analyze and search see them.
 func analyzeDoc(raw []byte) (*Parsed, *searchDoc) {
 	hb, body := splitHeader(raw)
 	h := readHeader(hb)
-	var w walker
-	w.text.Grow(len(body)) // the text is at most about the body's size
+	w := walker{text: make([]byte, 0, len(body))} // the text is at most about the body's size
 	p := &Parsed{Envelope: envelope(h), Header: hb}
 	p.BodyStructure = w.part(h, body, 0, "text/plain")
-	doc := &searchDoc{fields: headerFields(h), body: foldBytes(w.text.Bytes())}
+	doc := &searchDoc{fields: headerFields(h), body: string(w.text)}
 	return p, doc
 }
 

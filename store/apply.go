@@ -242,7 +242,7 @@ func (w *wtx) newMessage(in *Incoming) error {
 	}
 	rec := &msgRec{upstreamID: in.Meta.ID, flags: in.Meta.Flags, date: date.Unix(), size: int64(len(in.Body))}
 	k := u64key(id)
-	if err := w.bodies.Put(k, w.s.seal.seal(bktBodies, k, in.Body)); err != nil {
+	if err := w.bodies.Put(k, w.sealValue(bktBodies, k, in.Body)); err != nil {
 		return fmt.Errorf("store: write body: %w", err)
 	}
 	a := in.Analysis

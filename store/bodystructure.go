@@ -38,7 +38,10 @@ func splitHeader(raw []byte) (header, body []byte) {
 }
 
 func readHeader(block []byte) textproto.Header {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(block)))
+	// A reader no bigger than the block: the default 4 KiB buffer was
+	// most of what parsing a short header allocated.
+	size := min(len(block), 4096)
+	h, err := textproto.ReadHeader(bufio.NewReaderSize(bytes.NewReader(block), size))
 	if err != nil {
 		// A damaged header still yields the fields before the damage.
 		return h
@@ -49,7 +52,8 @@ func readHeader(block []byte) textproto.Header {
 // walker builds the body structure and collects the decoded text of the
 // text parts for search in one pass.
 type walker struct {
-	text bytes.Buffer
+	text []byte // folded, as search compares it
+	n    int    // bytes of text before folding, which maxText bounds
 }
 
 func (w *walker) part(h textproto.Header, body []byte, depth int, defaultType string) imap.BodyStructure {
@@ -121,7 +125,7 @@ func (w *walker) part(h textproto.Header, body []byte, depth int, defaultType st
 
 // addText appends the decoded text of a part, HTML without its markup.
 func (w *walker) addText(body []byte, enc, cs string, html bool) {
-	if w.text.Len() >= maxText {
+	if w.n >= maxText {
 		return
 	}
 	raw := decodeTransfer(body, enc)
@@ -135,11 +139,12 @@ func (w *walker) addText(body []byte, enc, cs string, html bool) {
 	if html {
 		raw = stripHTML(raw)
 	}
-	if w.text.Len()+len(raw) > maxText {
-		raw = raw[:maxText-w.text.Len()]
+	if w.n+len(raw) > maxText {
+		raw = raw[:maxText-w.n]
 	}
-	w.text.Write(raw)
-	w.text.WriteByte('\n')
+	w.n += len(raw) + 1
+	w.text = foldAppend(w.text, raw)
+	w.text = append(w.text, '\n')
 }
 
 func decodeTransfer(body []byte, enc string) []byte {

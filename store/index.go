@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -30,18 +32,20 @@ const maxChunk = 512
 // for flushIndex.
 func (w *wtx) putAnalysis(id uint64, a *Analysis) error {
 	k := u64key(id)
-	if err := w.parsed.Put(k, w.s.seal.seal(bktParsed, k, a.parsed)); err != nil {
+	if err := w.parsed.Put(k, w.sealValue(bktParsed, k, a.parsed)); err != nil {
 		return fmt.Errorf("store: write parsed message: %w", err)
 	}
 	if w.post == nil {
 		w.post = make(map[uint64][]uint64)
-		w.words = make(map[uint64]string)
+		w.words = make(map[uint64]wordRef)
 	}
 	for _, t := range a.terms {
 		w.post[t] = append(w.post[t], id)
 	}
-	for i, word := range a.words {
-		w.words[a.vocab[i]] = word
+	ai := uint32(len(w.analyses))
+	w.analyses = append(w.analyses, a)
+	for i, key := range a.vocab {
+		w.words[key] = wordRef{ai, uint32(i)}
 	}
 	return nil
 }
@@ -55,14 +59,24 @@ func (w *wtx) dropAnalysis(id uint64) error {
 	return nil
 }
 
-// flushIndex writes the terms and words queued in this transaction.
+// flushIndex writes the terms and words queued in this transaction, in key
+// order: neighbouring keys share bbolt pages, so each page is looked up
+// and rewritten once per batch rather than once per word.
 func (w *wtx) flushIndex() error {
-	for term, ids := range w.post {
-		if err := w.appendPostings(term, ids); err != nil {
+	for _, term := range slices.Sorted(maps.Keys(w.post)) {
+		ids := w.post[term]
+		if !slices.IsSorted(ids) {
+			// Deferred indexing hands messages over in any order.
+			slices.Sort(ids)
+		}
+		if err := w.appendPostings(term, slices.Compact(ids)); err != nil {
 			return err
 		}
 	}
-	for key, word := range w.words {
+	keys := slices.Sorted(maps.Keys(w.words))
+	for _, key := range keys {
+		ref := w.words[key]
+		word := w.analyses[ref.analysis].word(int(ref.word))
 		k := u64key(key)
 		if w.vocab.Get(k) != nil {
 			continue
@@ -70,19 +84,21 @@ func (w *wtx) flushIndex() error {
 		if err := w.vocab.Put(k, w.s.seal.seal(bktVocab, k, []byte(word))); err != nil {
 			return fmt.Errorf("store: write vocabulary: %w", err)
 		}
-		// A word is a slice of its message's text: copy it, so the
-		// vocabulary cache does not keep whole messages alive.
+		// A word is a slice of its message's words: copy it, so the
+		// vocabulary cache does not keep every message's words alive.
 		w.newWords = append(w.newWords, strings.Clone(word))
 	}
-	w.post, w.words = nil, nil
+	w.post, w.words, w.analyses = nil, nil, nil
 	return nil
 }
 
+// appendPostings adds ascending ids to the posting list of term, after
+// the IDs it holds.
 func (w *wtx) appendPostings(term uint64, ids []uint64) error {
 	prefix := u64key(term)
 	c := w.postings.Cursor()
 	var lastKey, chunk []byte
-	k, _ := c.Seek(binary.BigEndian.AppendUint32(bytes.Clone(prefix), 0xffffffff))
+	k, _ := c.Seek(postingKey(term, 0xffffffff))
 	var v []byte
 	if k == nil {
 		k, v = c.Last()
@@ -92,16 +108,15 @@ func (w *wtx) appendPostings(term uint64, ids []uint64) error {
 	var chunkNo uint32
 	var last uint64
 	if len(k) == 12 && bytes.HasPrefix(k, prefix) {
-		lastKey, chunk = bytes.Clone(k), bytes.Clone(v)
 		chunkNo = binary.BigEndian.Uint32(k[8:])
-		for _, id := range decodePostings(chunk) {
-			last = id
+		last = lastPosting(v)
+		if ids[0] <= last {
+			return w.mergePostings(term, ids)
 		}
+		lastKey = bytes.Clone(k)
+		chunk = append(make([]byte, 0, len(v)+8*len(ids)), v...)
 	}
 	for _, id := range ids {
-		if id <= last && last != 0 {
-			continue
-		}
 		if lastKey == nil || len(chunk) >= maxChunk {
 			if lastKey != nil {
 				if err := w.postings.Put(lastKey, chunk); err != nil {
@@ -109,19 +124,83 @@ func (w *wtx) appendPostings(term uint64, ids []uint64) error {
 				}
 				chunkNo++
 			}
-			lastKey = binary.BigEndian.AppendUint32(bytes.Clone(prefix), chunkNo)
+			lastKey = postingKey(term, chunkNo)
 			chunk = binary.AppendUvarint(make([]byte, 0, 64), id)
 		} else {
 			chunk = binary.AppendUvarint(chunk, id-last)
 		}
 		last = id
 	}
-	if lastKey != nil {
-		if err := w.postings.Put(lastKey, chunk); err != nil {
-			return fmt.Errorf("store: write postings: %w", err)
-		}
+	if err := w.postings.Put(lastKey, chunk); err != nil {
+		return fmt.Errorf("store: write postings: %w", err)
 	}
 	return nil
+}
+
+// mergePostings rewrites the posting list of term with ids merged in: the
+// rare case of a message indexed after messages with higher IDs (an
+// APPEND whose deferred indexing ran after a sync batch).
+func (w *wtx) mergePostings(term uint64, ids []uint64) error {
+	prefix := u64key(term)
+	var all []uint64
+	var keys [][]byte
+	c := w.postings.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) == 12 {
+			all = append(all, decodePostings(v)...)
+			keys = append(keys, bytes.Clone(k))
+		}
+	}
+	for _, k := range keys {
+		if err := w.postings.Delete(k); err != nil {
+			return fmt.Errorf("store: rewrite postings: %w", err)
+		}
+	}
+	all = append(all, ids...)
+	slices.Sort(all)
+	all = slices.Compact(all)
+	var chunk []byte
+	var chunkNo uint32
+	var last uint64
+	for i, id := range all {
+		if i == 0 || len(chunk) >= maxChunk {
+			if i > 0 {
+				if err := w.postings.Put(postingKey(term, chunkNo), chunk); err != nil {
+					return fmt.Errorf("store: write postings: %w", err)
+				}
+				chunkNo++
+			}
+			chunk = binary.AppendUvarint(make([]byte, 0, 64), id)
+		} else {
+			chunk = binary.AppendUvarint(chunk, id-last)
+		}
+		last = id
+	}
+	if err := w.postings.Put(postingKey(term, chunkNo), chunk); err != nil {
+		return fmt.Errorf("store: write postings: %w", err)
+	}
+	return nil
+}
+
+func postingKey(term uint64, chunk uint32) []byte {
+	k := make([]byte, 12)
+	binary.BigEndian.PutUint64(k, term)
+	binary.BigEndian.PutUint32(k[8:], chunk)
+	return k
+}
+
+// lastPosting returns the last message ID of one chunk.
+func lastPosting(chunk []byte) uint64 {
+	var last uint64
+	for len(chunk) > 0 {
+		d, n := binary.Uvarint(chunk)
+		if n <= 0 {
+			break
+		}
+		chunk = chunk[n:]
+		last += d
+	}
+	return last
 }
 
 // decodePostings returns the message IDs of one chunk.

@@ -27,10 +27,9 @@ func (s *Store) searchDocTx(tx *bolt.Tx, msgID uint64) (*searchDoc, error) {
 	}
 	hb, rest := splitHeader(body)
 	h := readHeader(hb)
-	var w walker
-	w.text.Grow(len(rest))
+	w := walker{text: make([]byte, 0, len(rest))}
 	w.part(h, rest, 0, "text/plain")
-	return &searchDoc{fields: headerFields(h), body: foldBytes(w.text.Bytes())}, nil
+	return &searchDoc{fields: headerFields(h), body: string(w.text)}, nil
 }
 
 // fieldContains reports whether the header line "name: value" contains q

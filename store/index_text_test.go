@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/aes"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -16,41 +17,52 @@ var tokenSamples = []string{
 	strings.Repeat("a", 200) + " " + strings.Repeat("é", 70),
 	"bad \xff\xfe utf-8 \xc3 bytes\x80end",
 	"tabs\tand\r\nnewlines\n\nx",
+	"@AZ[`az{ THE QUICK BROWN FOX @@[[``{{ JUMPS OVER 0123456789 Ünïcödé ÀÉÎ LAZY DOGS~\x7f",
 }
 
 // TestAddTokensMatchesEachToken guards the fast tokenizer of Analyze
 // against the one queries use: both must cut text the same way, or a
 // search would miss what the index holds.
 func TestAddTokensMatchesEachToken(t *testing.T) {
-	for _, in := range tokenSamples {
+	// Enough distinct words, short and long, to make the table grow.
+	var many strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&many, "w%d longerthaneightbytes%d ", i, i)
+	}
+	for _, in := range append(slices.Clone(tokenSamples), many.String()) {
 		s := fold(in)
 		var ws wordSet
 		ws.init(8)
-		ws.addTokens(s, 1)
-		got := ws.words()
+		ws.addTokens([]byte(s), 1)
+		ws.addTokens([]byte(s), 2)
+		text, ends := ws.words()
+		var got []string
+		start := uint32(0)
+		for _, end := range ends {
+			got = append(got, text[start:end])
+			start = end
+		}
 		var want []string
 		eachToken(s, func(tok string) {
 			if !slices.Contains(want, tok) {
 				want = append(want, tok)
 			}
 		})
-		slices.Sort(got)
-		slices.Sort(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("tokens of %q:\n got %q\nwant %q", in, got, want)
 		}
-		for _, w := range want {
-			if ws.classOf(w) != 1 {
-				t.Errorf("class of %q = %d, want 1", w, ws.classOf(w))
+		for i, c := range ws.classes {
+			if c != 3 {
+				t.Errorf("classes of %q = %d, want 3", got[i], c)
 			}
 		}
 	}
 }
 
-func TestFoldBytesMatchesFold(t *testing.T) {
+func TestFoldAppendMatchesFold(t *testing.T) {
 	for _, in := range tokenSamples {
-		if got, want := foldBytes([]byte(in)), fold(in); got != want {
-			t.Errorf("foldBytes(%q) = %q, want %q", in, got, want)
+		if got, want := string(foldAppend([]byte("x"), []byte(in))), "x"+fold(in); got != want {
+			t.Errorf("foldAppend(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

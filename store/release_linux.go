@@ -14,6 +14,7 @@ import (
 // next read. The bridge calls this when the account goes idle (and the
 // syncer after a full sync); it is cheap and safe while others read.
 func (s *Store) ReleaseMemory() error {
+	s.slabs.drop()
 	var size int64
 	if err := s.view(func(tx *bolt.Tx) error { size = tx.Size(); return nil }); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -43,6 +44,19 @@ func (s *sealer) seal(bucket string, key, plain []byte) []byte {
 	// program itself if the system source fails.
 	_, _ = rand.Read(out)
 	return s.aead.Seal(out, out, plain, additionalData(bucket, key))
+}
+
+// sealedLen is the length of plain sealed.
+func (s *sealer) sealedLen(plain int) int { return s.aead.NonceSize() + plain + s.aead.Overhead() }
+
+// sealAppend appends what seal returns to dst, allocating only if dst has
+// no room for it.
+func (s *sealer) sealAppend(dst []byte, bucket string, key, plain []byte) []byte {
+	ns := s.aead.NonceSize()
+	start := len(dst)
+	dst = slices.Grow(dst, s.sealedLen(len(plain)))[:start+ns]
+	_, _ = rand.Read(dst[start:])
+	return s.aead.Seal(dst, dst[start:], plain, additionalData(bucket, key))
 }
 
 // open reverses seal. It fails with ErrBadKey when the key is wrong or the

@@ -56,9 +56,13 @@ type Store struct {
 	// idxq batches the index terms of appended messages (read_deferindex.go).
 	idxq indexQueue
 
-	// wordSets recycles Analyze's word tables: a few tens of KiB per
-	// message otherwise, the largest allocation of a sync after decryption.
-	wordSets sync.Pool
+	// scratch recycles Analyze's buffers (*analyzeScratch): a few tens of
+	// KiB per message otherwise, the largest allocation of a sync after
+	// decryption.
+	scratch sync.Pool
+
+	// slabs holds sealed values while their transaction is open.
+	slabs slabPool
 }
 
 // Open opens or creates the cache file, checks the key and upgrades the
@@ -141,6 +145,10 @@ func (s *Store) update(fn func(w *wtx) error) error {
 		}
 		return w.flush()
 	})
+	if w != nil {
+		// Committed or rolled back: bbolt refers to none of them now.
+		s.slabs.put(w.slabsUsed)
+	}
 	if err != nil {
 		return err
 	}

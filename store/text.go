@@ -1,7 +1,9 @@
 package store
 
 import (
+	"encoding/binary"
 	"html"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -151,18 +153,23 @@ func indexFold(s, sub string) int {
 }
 
 // wordSet collects the distinct tokens of a message with the classes they
-// occur in. It is an open-addressing table over an inline FNV-1a hash:
-// with a few thousand tokens per message, Go's map was the largest cost of
-// analysing a message.
+// occur in: analysing a message is mostly filling it, a few thousand
+// tokens per message. It is an open-addressing table whose slots hold a
+// word's first 8 bytes, so that short words, most of them, are hashed
+// and compared without a loop or a call. The words themselves are copied
+// into one arena, so the table holds no pointers and the text it was read
+// from can be reused.
 type wordSet struct {
-	slots []wordSlot
-	n     int
+	slots   []wordSlot
+	arena   []byte   // the words, one after the other
+	ends    []uint32 // where each word ends in arena
+	classes []byte   // the classes of each word
 }
 
 type wordSlot struct {
-	word    string
-	hash    uint64
-	classes byte
+	head uint64 // the word's first 8 bytes, little-endian, zero-padded
+	word uint32 // index into ends and classes
+	n    uint16 // bytes; 0: empty slot
 }
 
 // init empties the set, reusing its table when it is big enough.
@@ -171,7 +178,7 @@ func (ws *wordSet) init(hint int) {
 	for size < 2*hint {
 		size <<= 1
 	}
-	ws.n = 0
+	ws.arena, ws.ends, ws.classes = ws.arena[:0], ws.ends[:0], ws.classes[:0]
 	if len(ws.slots) >= size && len(ws.slots) <= 4*size {
 		clear(ws.slots)
 		return
@@ -179,182 +186,191 @@ func (ws *wordSet) init(hint int) {
 	ws.slots = make([]wordSlot, size)
 }
 
-func fnv64(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
+// wordHash hashes a word of n bytes starting with head (as load8 reads
+// it) and continuing with tail, its bytes after the first 8.
+func wordHash(head uint64, n int, tail []byte) uint64 {
+	h := (head ^ uint64(n)<<56) * hashMul
+	for len(tail) > 0 {
+		m := min(len(tail), 8)
+		h = (h ^ h>>29 ^ load8(tail, 0, m)) * hashMul
+		tail = tail[m:]
 	}
-	return h | 1 // never 0: 0 marks an empty slot
+	return h ^ h>>32
 }
 
-func (ws *wordSet) add(word string, class byte) { ws.addHashed(word, fnv64(word), class) }
+// hashMul is 2^64 divided by the golden ratio, odd: multiplying by it
+// spreads a word's bits over the high half.
+const hashMul = 0x9e3779b97f4a7c15
 
-// addHashed adds a word whose fnv64 hash the caller computed already.
-func (ws *wordSet) addHashed(word string, h uint64, class byte) {
-	if 2*(ws.n+1) > len(ws.slots) {
-		old := ws.slots
-		ws.slots = make([]wordSlot, 2*len(old))
-		ws.n = 0
-		for _, sl := range old {
-			if sl.hash != 0 {
-				ws.insert(sl.word, sl.hash, sl.classes)
-			}
-		}
+// load8 returns the n <= 8 bytes of b at i as a little-endian word.
+func load8(b []byte, i, n int) uint64 {
+	if i+8 <= len(b) {
+		return binary.LittleEndian.Uint64(b[i:]) & (^uint64(0) >> (64 - 8*n))
 	}
-	ws.insert(word, h, class)
+	return loadShort(b, i, n)
 }
 
-func (ws *wordSet) insert(word string, h uint64, class byte) {
+// loadShort is load8 near the end of b.
+func loadShort(b []byte, i, n int) uint64 {
+	var v uint64
+	for j := range n {
+		v |= uint64(b[i+j]) << (8 * j)
+	}
+	return v
+}
+
+func (ws *wordSet) add(word string, class byte) { ws.addWord([]byte(word), 0, len(word), class) }
+
+// addWord adds the word b[i:j], 0 < j-i < 1<<16.
+func (ws *wordSet) addWord(b []byte, i, j int, class byte) {
+	if 2*(len(ws.ends)+1) > len(ws.slots) {
+		ws.grow()
+	}
+	n := j - i
+	head := load8(b, i, min(n, 8))
+	var h uint64
+	if n <= 8 {
+		h = (head ^ uint64(n)<<56) * hashMul
+		h ^= h >> 32
+	} else {
+		h = wordHash(head, n, b[i+8:j])
+	}
 	mask := uint64(len(ws.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		sl := &ws.slots[i]
-		if sl.hash == 0 {
-			*sl = wordSlot{word: word, hash: h, classes: class}
-			ws.n++
+	for k := h & mask; ; k = (k + 1) & mask {
+		sl := &ws.slots[k]
+		if sl.n == 0 {
+			*sl = wordSlot{head: head, word: uint32(len(ws.ends)), n: uint16(n)}
+			ws.arena = append(ws.arena, b[i:j]...)
+			ws.ends = append(ws.ends, uint32(len(ws.arena)))
+			ws.classes = append(ws.classes, class)
 			return
 		}
-		if sl.hash == h && sl.word == word {
-			sl.classes |= class
+		if sl.head == head && int(sl.n) == n && (n <= 8 || string(ws.arena[ws.ends[sl.word]-uint32(n)+8:ws.ends[sl.word]]) == string(b[i+8:j])) {
+			ws.classes[sl.word] |= class
 			return
 		}
 	}
 }
 
-func (ws *wordSet) words() []string {
-	out := make([]string, 0, ws.n)
-	for _, sl := range ws.slots {
-		if sl.hash != 0 {
-			out = append(out, sl.word)
-		}
-	}
-	return out
-}
-
-func (ws *wordSet) classOf(word string) byte {
-	h := fnv64(word)
+// grow doubles the table.
+func (ws *wordSet) grow() {
+	old := ws.slots
+	ws.slots = make([]wordSlot, 2*len(old))
 	mask := uint64(len(ws.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		sl := &ws.slots[i]
-		if sl.hash == 0 {
-			return 0
+	for _, sl := range old {
+		if sl.n == 0 {
+			continue
 		}
-		if sl.hash == h && sl.word == word {
-			return sl.classes
+		end := ws.ends[sl.word]
+		tail := ws.arena[end-uint32(sl.n)+min(uint32(sl.n), 8) : end]
+		k := wordHash(sl.head, int(sl.n), tail) & mask
+		for ws.slots[k].n != 0 {
+			k = (k + 1) & mask
 		}
+		ws.slots[k] = sl
 	}
 }
 
-// FNV-1a, as fnv64 computes it.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-// Token bytes of ASCII as two 64-bit masks (bytes 0-63 and 64-127):
-// digits, and upper- and lower-case letters.
-const (
-	tokenLo = 0x3ff << '0'
-	tokenHi = 0x3ffffff<<('A'-64) | 0x3ffffff<<('a'-64)
-)
-
-func isTokenByte(c byte) bool {
-	if c < 64 {
-		return tokenLo>>c&1 != 0
-	}
-	return c < 128 && tokenHi>>(c-64)&1 != 0
+// words returns the words as one string and where each ends in it, in
+// the order they were added. Neither holds a pointer per word, which the
+// garbage collector would have to follow while the words wait for their
+// batch.
+func (ws *wordSet) words() (string, []uint32) {
+	return string(ws.arena), slices.Clone(ws.ends)
 }
 
-// addTokens adds every token of folded text s, as eachToken cuts them, in
-// one pass that hashes each token while it is read: analysing a message is
-// mostly this loop.
-func (ws *wordSet) addTokens(s string, class byte) {
+// tokenByte tells the ASCII bytes that are token runes: digits and
+// letters. Bytes from 0x80 start other runes and are looked at as such.
+var tokenByte = func() (t [256]bool) {
+	for c := range 128 {
+		t[c] = c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	return t
+}()
+
+// addTokens adds every token of folded text b, as eachToken cuts them.
+func (ws *wordSet) addTokens(b []byte, class byte) {
 	start, ascii := -1, true
-	h := uint64(fnvOffset)
-	for i := 0; i < len(s); {
-		c := s[i]
+	for i := 0; i < len(b); {
+		c := b[i]
 		if c < utf8.RuneSelf {
-			if !isTokenByte(c) {
+			if !tokenByte[c] {
 				if start >= 0 {
-					ws.addRun(s[start:i], h, ascii, class)
+					ws.addRun(b, start, i, ascii, class)
 					start = -1
 				}
 				i++
 				continue
 			}
 			if start < 0 {
-				start, ascii, h = i, true, fnvOffset
+				start, ascii = i, true
 			}
 			// The rest of an ASCII run in a tight loop: most text is
-			// this. isTokenByte is false beyond ASCII, which ends it.
-			for ; i < len(s) && isTokenByte(s[i]); i++ {
-				h = (h ^ uint64(s[i])) * fnvPrime
+			// this. tokenByte is false beyond ASCII, which ends it.
+			for i++; i < len(b) && tokenByte[b[i]]; i++ {
 			}
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRune(b[i:])
 		if isTokenRune(r) {
 			if start < 0 {
-				start, h = i, fnvOffset
+				start = i
 			}
 			ascii = false
-			for j := i; j < i+size; j++ {
-				h = (h ^ uint64(s[j])) * fnvPrime
-			}
 		} else if start >= 0 {
-			ws.addRun(s[start:i], h, ascii, class)
+			ws.addRun(b, start, i, ascii, class)
 			start = -1
 		}
 		i += size
 	}
 	if start >= 0 {
-		ws.addRun(s[start:], h, ascii, class)
+		ws.addRun(b, start, len(b), ascii, class)
 	}
 }
 
-// addRun adds one run of token runes, cut into windows if it is long.
-func (ws *wordSet) addRun(run string, h uint64, ascii bool, class byte) {
-	if ascii && len(run) <= maxToken || !ascii && utf8.RuneCountInString(run) <= maxToken {
-		ws.addHashed(run, h|1, class)
+// addRun adds the run of token runes b[i:j], cut into windows if it is
+// long.
+func (ws *wordSet) addRun(b []byte, i, j int, ascii bool, class byte) {
+	if j-i <= maxToken || !ascii && utf8.RuneCount(b[i:j]) <= maxToken {
+		ws.addWord(b, i, j, class)
 		return
 	}
-	emitRun(run, func(t string) { ws.add(t, class) })
+	emitRun(string(b[i:j]), func(t string) { ws.add(t, class) })
 }
 
-// foldBytes is fold for text in a byte slice, copied once: spans that are
-// already folded are copied whole, and only upper-case ASCII and other
-// runes are looked at one by one.
-func foldBytes(b []byte) string {
-	var out strings.Builder
-	out.Grow(len(b))
-	done := 0
+// foldAppend appends fold(b) to dst. ASCII goes 8 bytes at a time, only
+// other runes are looked at one by one.
+func foldAppend(dst, b []byte) []byte {
+	const ones = 0x0101010101010101
+	dst = slices.Grow(dst, len(b))
 	for i := 0; i < len(b); {
+		if i+8 <= len(b) {
+			if v := binary.LittleEndian.Uint64(b[i:]); v&(0x80*ones) == 0 {
+				// A byte below 0x80 plus 0x80-'A' has its top bit set
+				// from 'A' on, plus 0x80-'Z'-1 from after 'Z' on: the
+				// difference marks upper case, and 0x20 lowers it.
+				upper := (v + (0x80-'A')*ones) &^ (v + (0x80-'Z'-1)*ones) & (0x80 * ones)
+				dst = binary.LittleEndian.AppendUint64(dst, v|upper>>2)
+				i += 8
+				continue
+			}
+		}
 		c := b[i]
-		switch {
-		case c < utf8.RuneSelf && (c < 'A' || c > 'Z'):
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
 			i++
 			continue
-		case c < utf8.RuneSelf:
-			out.Write(b[done:i])
-			out.WriteByte(c + 'a' - 'A')
-			i++
-		default:
-			r, size := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && size == 1 {
-				i++
-				continue
-			}
-			f := unicode.ToLower(unicode.ToUpper(r))
-			if f == r {
-				i += size
-				continue
-			}
-			out.Write(b[done:i])
-			out.WriteRune(f)
-			i += size
 		}
-		done = i
+		r, size := utf8.DecodeRune(b[i:])
+		if f := unicode.ToLower(unicode.ToUpper(r)); f != r && (r != utf8.RuneError || size > 1) {
+			dst = utf8.AppendRune(dst, f)
+		} else {
+			dst = append(dst, b[i:i+size]...)
+		}
+		i += size
 	}
-	out.Write(b[done:])
-	return out.String()
+	return dst
 }

@@ -29,13 +29,22 @@ type wtx struct {
 
 	// Index terms and words queued by putAnalysis, written by flush.
 	post     map[uint64][]uint64
-	words    map[uint64]string // vocabulary key -> word
-	newWords []string          // words added to the vocabulary, for the cache
+	words    map[uint64]wordRef // vocabulary key -> word
+	analyses []*Analysis        // what wordRefs point into
+	newWords []string           // words added to the vocabulary, for the cache
+
+	// Sealed values of this transaction (sealValue).
+	slab      []byte
+	slabsUsed [][]byte
 
 	meta, mailboxes, messages, msgUp, bodies, entries *bolt.Bucket
 	keywords, outbox, opIDs, refs, pending            *bolt.Bucket
 	parsed, postings, vocab, gone                     *bolt.Bucket
 }
+
+// wordRef is a word of w.analyses: a map of these holds no pointers for
+// the garbage collector to follow.
+type wordRef struct{ analysis, word uint32 }
 
 func (s *Store) newWtx(tx *bolt.Tx) (*wtx, error) {
 	w := &wtx{s: s, tx: tx, mboxes: make(map[uint64]*Mailbox), dirty: make(map[uint64]bool)}
