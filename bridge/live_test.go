@@ -21,13 +21,13 @@ const (
 
 // runBridge starts a bridge on free ports over up and returns its client
 // settings and a stop function that waits for Run to return.
-func runBridge(t *testing.T, dir string, up upstream.Backend, add bool) (bridge.Info, *bridge.Bridge, func()) {
+func runBridge(t testing.TB, dir string, up upstream.Backend, add bool) (bridge.Info, *bridge.Bridge, func()) {
 	t.Helper()
 	return runBridgeWith(t, bridge.Options{DataDir: dir, Backend: up}, add)
 }
 
 // runBridgeWith is runBridge with more options; Ports are always free ones.
-func runBridgeWith(t *testing.T, opts bridge.Options, add bool) (bridge.Info, *bridge.Bridge, func()) {
+func runBridgeWith(t testing.TB, opts bridge.Options, add bool) (bridge.Info, *bridge.Bridge, func()) {
 	t.Helper()
 	opts.Ports = &bridge.Ports{}
 	br, err := bridge.New(opts)
@@ -64,7 +64,7 @@ func runBridgeWith(t *testing.T, opts bridge.Options, add bool) (bridge.Info, *b
 	return info, br, stop
 }
 
-func newMock(t *testing.T, n int) *mock.Server {
+func newMock(t testing.TB, n int) *mock.Server {
 	t.Helper()
 	up, err := mock.New(mock.Options{})
 	if err != nil {
@@ -80,7 +80,7 @@ func newMock(t *testing.T, n int) *mock.Server {
 	return up
 }
 
-func login(t *testing.T, br *bridge.Bridge, info bridge.Info) *rawimap.Conn {
+func login(t testing.TB, br *bridge.Bridge, info bridge.Info) *rawimap.Conn {
 	t.Helper()
 	c, err := rawimap.DialTLS(fmt.Sprintf("127.0.0.1:%d", info.IMAPS.Port), br.Cert().PEM())
 	if err != nil {

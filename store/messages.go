@@ -123,7 +123,8 @@ func (s *Store) Append(mailboxID uint64, raw []byte, flags []string, date time.T
 			return err
 		}
 		uidValidity = mb.UIDValidity
-		_, err = w.addOp(&opRec{Kind: OpImport, Msg: id, Plain: raw, Mailboxes: []ref{mboxRef(mb)}, Flags: fs.up, Date: date})
+		// The import reads the body when it is pushed: stored once.
+		_, err = w.addOp(&opRec{Kind: OpImport, Msg: id, Mailboxes: []ref{mboxRef(mb)}, Flags: fs.up, Date: date})
 		return err
 	})
 	if err != nil {

@@ -31,7 +31,7 @@ type opRec struct {
 	SetFlags   upstream.Flags `json:"sf,omitempty"`
 	ClearFlags upstream.Flags `json:"cf,omitempty"`
 	Msg        uint64         `json:"msg,omitempty"` // OpImport: the local message
-	Plain      []byte         `json:"p,omitempty"`
+	Plain      []byte         `json:"p,omitempty"`   // OpImport queued by earlier versions; now the body is read at push time
 	Mailboxes  []ref          `json:"mbs,omitempty"` // OpImport
 	Flags      upstream.Flags `json:"f,omitempty"`
 	Date       time.Time      `json:"d,omitzero"`
@@ -213,30 +213,55 @@ func (w *wtx) bindMailbox(local uint64, up string) error {
 	return nil
 }
 
+// Completed is an op the upstream performed, with the ID it created:
+// the message's for OpImport, the label's for OpCreateMailbox.
+type Completed struct {
+	Seq        uint64
+	UpstreamID string
+}
+
 // CompleteOp removes a done op. For OpImport, upstreamID binds the local
 // message to the upstream message; for OpCreateMailbox it binds the label
 // ID. It is idempotent: completing an op that is gone (its echo already
 // completed it) is not an error.
 func (s *Store) CompleteOp(seq uint64, upstreamID string) error {
+	return s.CompleteOps([]Completed{{seq, upstreamID}})
+}
+
+// CompleteOps is CompleteOp for several ops in one transaction, so that
+// a pusher pays one sync of the file per batch rather than per op.
+func (s *Store) CompleteOps(done []Completed) error {
+	if len(done) == 0 {
+		return nil
+	}
 	return s.update(func(w *wtx) error {
-		op, err := w.getOp(seq)
-		if err != nil || op == nil {
-			return err
+		for _, d := range done {
+			if err := w.completeOp(d.Seq, d.UpstreamID); err != nil {
+				return err
+			}
 		}
-		if upstreamID != "" && !validID(upstreamID) {
-			return fmt.Errorf("store: invalid upstream ID of length %d", len(upstreamID))
-		}
-		switch {
-		case op.Kind == OpImport && upstreamID != "":
-			err = w.bindMessage(op.Msg, upstreamID)
-		case op.Kind == OpCreateMailbox && upstreamID != "":
-			err = w.bindMailbox(op.Mailbox.L, upstreamID)
-		}
-		if err != nil {
-			return err
-		}
-		return w.removeOp(seq, op)
+		return nil
 	})
+}
+
+func (w *wtx) completeOp(seq uint64, upstreamID string) error {
+	op, err := w.getOp(seq)
+	if err != nil || op == nil {
+		return err
+	}
+	if upstreamID != "" && !validID(upstreamID) {
+		return fmt.Errorf("store: invalid upstream ID of length %d", len(upstreamID))
+	}
+	switch {
+	case op.Kind == OpImport && upstreamID != "":
+		err = w.bindMessage(op.Msg, upstreamID)
+	case op.Kind == OpCreateMailbox && upstreamID != "":
+		err = w.bindMailbox(op.Mailbox.L, upstreamID)
+	}
+	if err != nil {
+		return err
+	}
+	return w.removeOp(seq, op)
 }
 
 // FailOp drops an op the upstream refused for good. Ops that wait for an
@@ -249,20 +274,32 @@ func (s *Store) FailOp(seq uint64, reason string) error {
 			return err
 		}
 		s.log.Warn("outbox op dropped", "seq", seq, "kind", op.Kind.String(), "reason", reason)
-		var k []byte
-		switch op.Kind {
-		case OpImport:
-			k = refKey(refMessage, op.Msg)
-		case OpCreateMailbox:
-			k = refKey(refMailbox, op.Mailbox.L)
-		}
-		if v := w.refs.Get(k); k != nil && len(v) == 9 && v[0] == refQueued && binary.BigEndian.Uint64(v[1:]) == seq {
-			if err := w.refs.Delete(k); err != nil {
-				return fmt.Errorf("store: delete ref: %w", err)
-			}
+		if err := w.dropQueuedRef(seq, op); err != nil {
+			return err
 		}
 		return w.removeOp(seq, op)
 	})
+}
+
+// dropQueuedRef forgets the reference an import or create op was to
+// bind, if it still waits for this op: ops that refer to it then drop it
+// rather than wait for ever.
+func (w *wtx) dropQueuedRef(seq uint64, op *opRec) error {
+	var k []byte
+	switch op.Kind {
+	case OpImport:
+		k = refKey(refMessage, op.Msg)
+	case OpCreateMailbox:
+		k = refKey(refMailbox, op.Mailbox.L)
+	default:
+		return nil
+	}
+	if v := w.refs.Get(k); len(v) == 9 && v[0] == refQueued && binary.BigEndian.Uint64(v[1:]) == seq {
+		if err := w.refs.Delete(k); err != nil {
+			return fmt.Errorf("store: delete ref: %w", err)
+		}
+	}
+	return nil
 }
 
 // OutboxLen returns the number of queued ops.

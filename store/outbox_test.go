@@ -293,3 +293,26 @@ func TestExpungedNotReaddedBeforePush(t *testing.T) {
 	must(t, s.Apply(Changes{Messages: []Incoming{msg("a", "trash")}}))
 	wantBodies(t, s, "Trash", "a", "b")
 }
+
+// An import sends the cached body, so a message deleted for good before
+// its import was pushed never reaches the upstream, and ops queued after
+// it do not wait for it.
+func TestAppendDeletedBeforePushIsNotImported(t *testing.T) {
+	s, _ := seeded(t)
+	trash := box(t, s, "Trash")
+	_, _, err := s.Append(trash.ID, []byte("Subject: message gone\r\n\r\nbye\r\n"), []string{`\Deleted`}, time.Time{})
+	must(t, err)
+	_, err = s.Expunge(trash.ID, nil)
+	must(t, err)
+	inbox := box(t, s, "INBOX")
+	raw := []byte("Subject: message kept\r\n\r\nhello\r\n")
+	_, _, err = s.Append(inbox.ID, raw, nil, time.Time{})
+	must(t, err)
+	ops := pending(t, s)
+	if len(ops) != 1 || ops[0].Kind != OpImport || !bytes.Equal(ops[0].Plain, raw) {
+		t.Fatalf("ops = %+v", ops)
+	}
+	if n, _ := s.OutboxLen(); n != 1 {
+		t.Fatalf("OutboxLen = %d: the gone message's ops stay queued", n)
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -19,13 +20,22 @@ const (
 
 type resolver struct {
 	refs *bolt.Bucket
+	// body returns a cached message's plaintext: what an import sends.
+	body func(msgID uint64) ([]byte, error)
+	// dropped holds the references of imports dropped earlier in this
+	// pass, which the refs bucket still shows queued.
+	dropped map[string]bool
 }
 
 func (r resolver) resolve(kind byte, x ref) (string, refState) {
 	if x.U != "" {
 		return x.U, refReady
 	}
-	v := r.refs.Get(refKey(kind, x.L))
+	k := refKey(kind, x.L)
+	if r.dropped[string(k)] {
+		return "", refDead
+	}
+	v := r.refs.Get(k)
 	switch {
 	case len(v) > 1 && v[0] == refBound:
 		return string(v[1:]), refReady
@@ -59,7 +69,31 @@ const (
 	opDrop          // nothing left to do upstream
 )
 
-func (r resolver) resolveOp(seq uint64, op *opRec) (Op, opState) {
+func (r resolver) resolveOp(seq uint64, op *opRec) (Op, opState, error) {
+	out, st := r.resolveRefs(seq, op)
+	if st != opReady || op.Kind != OpImport {
+		return out, st, nil
+	}
+	// Imports queued by earlier versions carry the plaintext; newer ones
+	// send the cached body, so that it is stored once.
+	out.Plain = op.Plain
+	if len(out.Plain) == 0 {
+		var err error
+		out.Plain, err = r.body(op.Msg)
+		if errors.Is(err, ErrNoMessage) {
+			// Deleted for good before it went upstream: so are the ops
+			// that wait for it.
+			r.dropped[string(refKey(refMessage, op.Msg))] = true
+			return out, opDrop, nil
+		}
+		if err != nil {
+			return out, opWait, err
+		}
+	}
+	return out, opReady, nil
+}
+
+func (r resolver) resolveRefs(seq uint64, op *opRec) (Op, opState) {
 	out := Op{Seq: seq, OpID: op.OpID, Kind: op.Kind}
 	var st refState
 	switch op.Kind {
@@ -91,7 +125,7 @@ func (r resolver) resolveOp(seq uint64, op *opRec) (Op, opState) {
 		if out.MailboxIDs, st = r.resolveAll(refMailbox, op.Mailboxes); st == refWait {
 			return out, opWait
 		}
-		out.Plain, out.Flags, out.Date = op.Plain, op.Flags, op.Date
+		out.Flags, out.Date = op.Flags, op.Date
 	case OpCreateMailbox:
 		if _, st := r.resolve(refMailbox, ref{L: op.Mailbox.L}); st == refReady {
 			return out, opDrop // bound by name to a label the upstream reported
@@ -121,14 +155,21 @@ func (s *Store) PendingOps(n int) ([]Op, error) {
 	var ops []Op
 	var drop []uint64
 	err := s.view(func(tx *bolt.Tx) error {
-		r := resolver{refs: tx.Bucket([]byte(bktRefs))}
+		r := resolver{
+			refs:    tx.Bucket([]byte(bktRefs)),
+			body:    func(id uint64) ([]byte, error) { return s.bodyTx(tx, id) },
+			dropped: map[string]bool{},
+		}
 		c := tx.Bucket([]byte(bktOutbox)).Cursor()
 		for k, v := c.First(); k != nil && len(ops) < n; k, v = c.Next() {
 			op, err := decodeOp(s.seal, k, v)
 			if err != nil {
 				return err
 			}
-			o, st := r.resolveOp(binary.BigEndian.Uint64(k), op)
+			o, st, err := r.resolveOp(binary.BigEndian.Uint64(k), op)
+			if err != nil {
+				return err
+			}
 			switch st {
 			case opWait:
 				return nil
@@ -150,6 +191,9 @@ func (s *Store) PendingOps(n int) ([]Op, error) {
 				return err
 			}
 			if op != nil {
+				if err := w.dropQueuedRef(seq, op); err != nil {
+					return err
+				}
 				if err := w.removeOp(seq, op); err != nil {
 					return err
 				}

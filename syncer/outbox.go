@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/mailbridge/mailbridge/crypto"
 	"github.com/mailbridge/mailbridge/store"
@@ -43,39 +44,94 @@ func (s *Syncer) pushLoop(ctx context.Context) error {
 			}
 			continue
 		}
-		for _, op := range ops {
-			id, err := s.push(ctx, op)
-			switch {
-			case err == nil:
-				b.reset()
-				if err := st.CompleteOp(op.Seq, id); err != nil {
-					return fmt.Errorf("complete op: %w", err)
-				}
-				continue
-			case ctx.Err() != nil:
-				return nil
-			case upstream.Retryable(err):
-				s.setErr(err)
-				s.log.Warn("upstream write failed; will retry", "op", op.Kind, "err", err)
-				if b.wait(ctx, err) != nil {
-					return nil
-				}
-			case upstream.KindOf(err) == upstream.AuthFailed:
-				s.setErr(err)
-				return fmt.Errorf("%w: %v", errAuth, err)
-			default:
-				s.log.Error("upstream refused a change; dropping it", "op", op.Kind, "err", err)
-				if err := st.FailOp(op.Seq, err.Error()); err != nil {
-					return fmt.Errorf("fail op: %w", err)
-				}
-				if err := s.revertMailboxOp(ctx, op); err != nil {
-					s.log.Warn("could not restore the mailboxes after a refused change", "err", err)
-				}
-				continue
-			}
-			break // retry the queue from its head
+		if stop, err := s.pushBatch(ctx, ops, b); stop || err != nil {
+			return err
 		}
 	}
+}
+
+// maxParallelImports bounds the imports in flight at once. Each is an
+// encryption and a round trip to the upstream; a client copying a
+// mailbox in queues hundreds, which one at a time would cost a round
+// trip each.
+const maxParallelImports = 8
+
+// pushBatch pushes ops in order, each run of imports concurrently (they
+// create distinct messages, and ops that need what an import creates are
+// not handed out before it completes), and records what the upstream
+// did in one transaction per batch, or before anything that must see it.
+// A failure that may pass waits out the backoff and ends the batch, so
+// the queue is retried from its head; ops the upstream already performed
+// are then sent again, which their op IDs make harmless. stop tells the
+// loop to end: ctx is done, or err says why.
+func (s *Syncer) pushBatch(ctx context.Context, ops []store.Op, b *backoff) (stop bool, err error) {
+	var done []store.Completed
+	complete := func() error {
+		if err := s.opts.Store.CompleteOps(done); err != nil {
+			return fmt.Errorf("complete op: %w", err)
+		}
+		done = done[:0]
+		return nil
+	}
+	for len(ops) > 0 {
+		run := 1
+		for run < len(ops) && run < maxParallelImports && ops[0].Kind == store.OpImport && ops[run].Kind == store.OpImport {
+			run++
+		}
+		for i, r := range s.pushRun(ctx, ops[:run]) {
+			op := ops[i]
+			switch {
+			case r.err == nil:
+				b.reset()
+				done = append(done, store.Completed{Seq: op.Seq, UpstreamID: r.id})
+				continue
+			case ctx.Err() != nil:
+				return true, complete()
+			}
+			if err := complete(); err != nil {
+				return true, err
+			}
+			switch {
+			case upstream.Retryable(r.err):
+				s.setErr(r.err)
+				s.log.Warn("upstream write failed; will retry", "op", op.Kind, "err", r.err)
+				return b.wait(ctx, r.err) != nil, nil
+			case upstream.KindOf(r.err) == upstream.AuthFailed:
+				s.setErr(r.err)
+				return true, fmt.Errorf("%w: %v", errAuth, r.err)
+			}
+			s.log.Error("upstream refused a change; dropping it", "op", op.Kind, "err", r.err)
+			if err := s.opts.Store.FailOp(op.Seq, r.err.Error()); err != nil {
+				return true, fmt.Errorf("fail op: %w", err)
+			}
+			if err := s.revertMailboxOp(ctx, op); err != nil {
+				s.log.Warn("could not restore the mailboxes after a refused change", "err", err)
+			}
+		}
+		ops = ops[run:]
+	}
+	return false, complete()
+}
+
+// pushed is the outcome of one op.
+type pushed struct {
+	id  string
+	err error
+}
+
+// pushRun pushes ops concurrently and returns their outcomes in order.
+func (s *Syncer) pushRun(ctx context.Context, ops []store.Op) []pushed {
+	out := make([]pushed, len(ops))
+	if len(ops) == 1 {
+		out[0].id, out[0].err = s.push(ctx, ops[0])
+		return out
+	}
+	var wg sync.WaitGroup
+	for i, op := range ops {
+		wg.Go(func() { out[i].id, out[i].err = s.push(ctx, op) })
+	}
+	wg.Wait()
+	return out
 }
 
 // push performs one op and returns the upstream ID it created, if any.
