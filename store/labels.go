@@ -75,6 +75,7 @@ func isTrashLike(mb *Mailbox) bool { return mb.Role == RoleTrash || mb.Role == R
 func (s *Store) SetFlags(mailboxID uint64, uids []uint32, op imap.StoreFlagsOp, flags []string) ([]Entry, error) {
 	var out []Entry
 	err := s.update(func(w *wtx) error {
+		out = nil // from a run that was rolled back
 		if _, err := w.mailbox(mailboxID); err != nil {
 			return err
 		}
@@ -235,6 +236,7 @@ func (w *wtx) transfer(srcID uint64, uids []uint32, dstID uint64, move bool) (sr
 func (s *Store) Expunge(mailboxID uint64, uids []uint32) ([]uint32, error) {
 	var out []uint32
 	err := s.update(func(w *wtx) error {
+		out = nil // from a run that was rolled back
 		mb, err := w.mailbox(mailboxID)
 		if err != nil {
 			return err

@@ -46,6 +46,9 @@ type Store struct {
 	// wmu serialises write transactions together with the notification
 	// of their changes, so that watchers see changes in commit order.
 	wmu sync.Mutex
+	// queued holds the writes waiting for wmu (group.go).
+	queueMu sync.Mutex
+	queued  []*write
 
 	watchMu  sync.Mutex
 	watchers map[int]func(Change)
@@ -126,40 +129,6 @@ func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
-	return nil
-}
-
-// update runs fn in one write transaction and, after the commit, tells the
-// watchers what changed and signals the outbox if ops were queued.
-func (s *Store) update(fn func(w *wtx) error) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	var w *wtx
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if w, err = s.newWtx(tx); err != nil {
-			return err
-		}
-		if err := fn(w); err != nil {
-			return err
-		}
-		return w.flush()
-	})
-	if w != nil {
-		// Committed or rolled back: bbolt refers to none of them now.
-		s.slabs.put(w.slabsUsed)
-	}
-	if err != nil {
-		return err
-	}
-	s.addWords(w.newWords)
-	if w.opsAdded {
-		select {
-		case s.outboxSig <- struct{}{}:
-		default:
-		}
-	}
-	s.notify(w.changes)
 	return nil
 }
 

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Writes queued behind a commit go into one transaction; one of them
+// failing rolls the group back, and each runs again on its own, so the
+// others still succeed, once, and the failing one gets its own error.
+func TestGroupCommitIsolatesErrors(t *testing.T) {
+	s, _ := seeded(t)
+	inbox, all := box(t, s, "INBOX"), box(t, s, AllMailName)
+	const n = 10
+	s.wmu.Lock() // as if a commit were running: the writes below queue up
+	uids := make([]uint32, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			mb := inbox.ID
+			if i == n/2 {
+				mb = all.ID // refused
+			}
+			uids[i], _, errs[i] = s.Append(mb, fmt.Appendf(nil, "Subject: message %d\r\n\r\nbody\r\n", i), nil, time.Time{})
+		})
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.queueMu.Lock()
+		queued := len(s.queued)
+		s.queueMu.Unlock()
+		if queued == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d writes queued", queued, n)
+		}
+	}
+	s.wmu.Unlock()
+	wg.Wait()
+
+	var got []uint32
+	for i, err := range errs {
+		switch {
+		case i == n/2:
+			if !errors.Is(err, ErrNotAllowed) {
+				t.Errorf("APPEND into All Mail: %v", err)
+			}
+		case err != nil:
+			t.Errorf("APPEND %d: %v", i, err)
+		default:
+			got = append(got, uids[i])
+		}
+	}
+	slices.Sort(got)
+	es := entries(t, s, "INBOX")
+	if len(es) != n-1 || len(slices.Compact(got)) != n-1 {
+		t.Fatalf("UIDs %v, entries %+v", got, es)
+	}
+	for i, e := range es {
+		if e.UID != got[i] {
+			t.Fatalf("entry %d has UID %d; APPEND answered %v", i, e.UID, got)
+		}
+	}
+	if ops := pending(t, s); len(ops) != n-1 {
+		t.Fatalf("%d imports queued, want %d", len(ops), n-1)
+	}
+}
+
+// Writes queued together commit together: one transaction, not one each.
+func TestGroupCommitSharesTransaction(t *testing.T) {
+	s, _ := seeded(t)
+	inbox := box(t, s, "INBOX")
+	lastTx := func() (id int) {
+		must(t, s.view(func(tx *bolt.Tx) error { id = tx.ID(); return nil }))
+		return id
+	}
+	before := lastTx()
+	const n = 20
+	s.wmu.Lock()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := s.SetFlags(inbox.ID, nil, imap.StoreFlagsAdd, []string{fmt.Sprintf("$K%d", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for {
+		s.queueMu.Lock()
+		queued := len(s.queued)
+		s.queueMu.Unlock()
+		if queued == n {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.wmu.Unlock()
+	wg.Wait()
+	if commits := lastTx() - before; commits != 1 {
+		t.Fatalf("%d writes took %d transactions", n, commits)
+	}
+}
