@@ -48,12 +48,12 @@ func checkNewName(name string) error {
 func (s *session) store() *store.Store { return s.acct.store }
 
 func (s *session) Create(name string, options *imap.CreateOptions) error {
-	if len(options.SpecialUse) > 0 {
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("USEATTR"), Text: "Special-use mailboxes cannot be created"}
-	}
 	name, err := normName(name)
 	if err != nil {
 		return err
+	}
+	if len(options.SpecialUse) > 0 {
+		return s.refuseSpecialUse(name, options.SpecialUse)
 	}
 	if name == "INBOX" {
 		return storeError("create", store.ErrExists)
@@ -63,6 +63,32 @@ func (s *session) Create(name string, options *imap.CreateOptions) error {
 	}
 	_, err = s.store().CreateMailbox(name)
 	return storeError("create mailbox", err)
+}
+
+// refuseSpecialUse answers CREATE with the USE option (RFC 6154): the
+// service's system labels are the special-use mailboxes, one per use,
+// and user labels cannot take a use. The reply names the mailbox a
+// client should use instead.
+func (s *session) refuseSpecialUse(name string, uses []imap.MailboxAttr) error {
+	mbs, err := s.store().Mailboxes()
+	if err != nil {
+		return storeError("list mailboxes", err)
+	}
+	for _, use := range uses {
+		for _, mb := range mbs {
+			if roleAttrs[mb.Role] != use {
+				continue
+			}
+			if strings.EqualFold(mb.Name, name) {
+				return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists,
+					Text: fmt.Sprintf("%s exists and is the %s mailbox", mb.Name, use)}
+			}
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("USEATTR"),
+				Text: fmt.Sprintf("The %s mailbox is %q; the service has one of each", use, mb.Name)}
+		}
+	}
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("USEATTR"),
+		Text: fmt.Sprintf("No mailbox can have the special use %s here", uses[0])}
 }
 
 func (s *session) Delete(name string) error {

@@ -1,6 +1,7 @@
 package imapsrv
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -131,4 +132,38 @@ func TestSubscriptions(t *testing.T) {
 	has(t, lines, `* LIST (\HasNoChildren \Subscribed) "/" "Work/2024"`)
 	c.C(`a6 LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`)
 	has(t, c.OK("a6"), `* LIST (\HasChildren) "/" "Work" (CHILDINFO ("SUBSCRIBED"))`)
+}
+
+// CREATE-SPECIAL-USE (RFC 6154): the system labels are the special-use
+// mailboxes, so CREATE with USE creates nothing and says which mailbox
+// has the use; without a use, or with an empty list, CREATE creates.
+func TestCreateSpecialUse(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("a0 CAPABILITY")
+	if caps := strings.Join(c.OK("a0"), " "); !strings.Contains(caps, " CREATE-SPECIAL-USE") {
+		t.Errorf("CREATE-SPECIAL-USE not advertised: %s", caps)
+	}
+	c.C(`a1 CREATE MyDrafts (USE (\Drafts))`)
+	c.NO("a1")
+	c.checkCode(t, "USEATTR")
+	if !strings.Contains(c.lastTagged, `"Drafts"`) {
+		t.Errorf("the refusal does not name the Drafts mailbox: %q", c.lastTagged)
+	}
+	c.C(`a2 CREATE Sent (USE (\Sent))`)
+	c.NO("a2")
+	c.checkCode(t, "ALREADYEXISTS")
+	c.C(`a3 CREATE Starred (USE (\Flagged))`)
+	c.NO("a3")
+	c.checkCode(t, "USEATTR")
+	c.C(`a4 LIST "" "*"`)
+	for _, l := range c.OK("a4") {
+		if strings.Contains(l, "MyDrafts") || strings.Contains(l, "Starred") {
+			t.Errorf("a refused CREATE made a mailbox: %s", l)
+		}
+	}
+	c.C(`a5 CREATE Plain (USE ())`)
+	c.OK("a5")
+	c.C(`a6 LIST "" Plain`)
+	has(t, c.OK("a6"), `* LIST (\HasNoChildren) "/" "Plain"`)
 }

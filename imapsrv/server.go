@@ -131,21 +131,22 @@ func New(opts Options) *Server {
 // ID and QUOTA.
 func capabilities() imap.CapSet {
 	return imap.CapSet{
-		imap.CapIMAP4rev1:      {},
-		imap.CapIMAP4rev2:      {},
-		imap.CapLiteralPlus:    {}, // else every APPEND waits a round trip for "+"
-		imap.CapNamespace:      {},
-		imap.CapUIDPlus:        {},
-		imap.CapESearch:        {},
-		imap.CapSearchRes:      {},
-		imap.CapListExtended:   {},
-		imap.CapListStatus:     {},
-		imap.CapMove:           {},
-		imap.CapStatusSize:     {},
-		imap.CapBinary:         {},
-		imap.CapChildren:       {},
-		imap.CapSpecialUse:     {},
-		imap.CapUnauthenticate: {},
+		imap.CapIMAP4rev1:        {},
+		imap.CapIMAP4rev2:        {},
+		imap.CapLiteralPlus:      {}, // else every APPEND waits a round trip for "+"
+		imap.CapNamespace:        {},
+		imap.CapUIDPlus:          {},
+		imap.CapESearch:          {},
+		imap.CapSearchRes:        {},
+		imap.CapListExtended:     {},
+		imap.CapListStatus:       {},
+		imap.CapMove:             {},
+		imap.CapStatusSize:       {},
+		imap.CapBinary:           {},
+		imap.CapChildren:         {},
+		imap.CapSpecialUse:       {},
+		imap.CapCreateSpecialUse: {}, // refused with the mailbox to use: session.refuseSpecialUse
+		imap.CapUnauthenticate:   {},
 	}
 }
 

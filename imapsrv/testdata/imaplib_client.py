@@ -49,7 +49,7 @@ check(m.logout()[0] == "BYE", "LOGOUT")
 m = imaplib.IMAP4_SSL(HOST, TLS_PORT, ssl_context=ctx)
 ok(m.login(USER, PASSWORD), "LOGIN")
 caps = ok(m.capability(), "CAPABILITY")[0].decode().split()
-for cap in ("IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "LITERAL+"):
+for cap in ("IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LITERAL+"):
     check(cap in caps, "capability %s: %r" % (cap, caps))
 
 boxes = ok(m.list(), "LIST")
@@ -127,6 +127,10 @@ lines = m.response("LIST")[1]
 check(any(b"\\Sent" in l for l in lines) and not any(b'"Work"' in l for l in lines), "LIST (SPECIAL-USE): %r" % lines)
 statuses = m.response("STATUS")[1]
 check(any(b"MESSAGES" in l and b"UIDNEXT" in l for l in statuses), "LIST-STATUS: %r" % statuses)
+
+# CREATE-SPECIAL-USE: the uses are taken; the answer names the mailbox.
+typ, data = m._simple_command("CREATE", "MyJunk", "(USE (\\Junk))")
+check(typ == "NO" and b"[USEATTR]" in data[0] and b'"Spam"' in data[0], "CREATE (USE (\\Junk)): %s %r" % (typ, data))
 
 # EXAMINE is read-only.
 ok(m.select("INBOX", readonly=True), "EXAMINE")
