@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -192,13 +193,8 @@ func postingKey(term uint64, chunk uint32) []byte {
 // lastPosting returns the last message ID of one chunk.
 func lastPosting(chunk []byte) uint64 {
 	var last uint64
-	for len(chunk) > 0 {
-		d, n := binary.Uvarint(chunk)
-		if n <= 0 {
-			break
-		}
-		chunk = chunk[n:]
-		last += d
+	for id := range postings(chunk) {
+		last = id
 	}
 	return last
 }
@@ -206,17 +202,29 @@ func lastPosting(chunk []byte) uint64 {
 // decodePostings returns the message IDs of one chunk.
 func decodePostings(chunk []byte) []uint64 {
 	var out []uint64
-	var last uint64
-	for len(chunk) > 0 {
-		d, n := binary.Uvarint(chunk)
-		if n <= 0 {
-			break
-		}
-		chunk = chunk[n:]
-		last += d
-		out = append(out, last)
+	for id := range postings(chunk) {
+		out = append(out, id)
 	}
 	return out
+}
+
+// postings yields the message IDs of one chunk, in order; it stops at
+// the first damaged varint.
+func postings(chunk []byte) iter.Seq[uint64] {
+	return func(yield func(uint64) bool) {
+		var last uint64
+		for len(chunk) > 0 {
+			d, n := binary.Uvarint(chunk)
+			if n <= 0 {
+				return
+			}
+			chunk = chunk[n:]
+			last += d
+			if !yield(last) {
+				return
+			}
+		}
+	}
 }
 
 // postingsInto sets the bit of every message listed under term.

