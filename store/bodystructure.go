@@ -17,6 +17,11 @@ import (
 // without end.
 const maxDepth = 32
 
+// maxParts bounds the parts of one message, and so its BODYSTRUCTURE:
+// four bytes of boundary per part would otherwise let a 64 MiB message
+// describe itself in gigabytes. Parts past it are left out.
+const maxParts = 10000
+
 // maxText bounds the decoded text kept for search per message.
 const maxText = 1 << 20
 
@@ -52,11 +57,13 @@ func readHeader(block []byte) textproto.Header {
 // walker builds the body structure and collects the decoded text of the
 // text parts for search in one pass.
 type walker struct {
-	text []byte // folded, as search compares it
-	n    int    // bytes of text before folding, which maxText bounds
+	text  []byte // folded, as search compares it
+	n     int    // bytes of text before folding, which maxText bounds
+	parts int    // parts seen so far, which maxParts bounds
 }
 
 func (w *walker) part(h textproto.Header, body []byte, depth int, defaultType string) imap.BodyStructure {
+	w.parts++
 	mediaType, params := contentType(h, defaultType)
 	typ, sub, _ := strings.Cut(mediaType, "/")
 	ext := struct {
@@ -72,6 +79,9 @@ func (w *walker) part(h textproto.Header, body []byte, depth int, defaultType st
 			childDefault = "message/rfc822"
 		}
 		for _, p := range multipartParts(body, params["boundary"]) {
+			if w.parts >= maxParts {
+				break
+			}
 			ph, pb := splitHeader(p)
 			bs.Children = append(bs.Children, w.part(readHeader(ph), pb, depth+1, childDefault))
 		}
@@ -286,8 +296,11 @@ func multipartParts(body []byte, boundary string) [][]byte {
 			next = pos + lineEnd + 1
 		}
 		trimmed := bytes.TrimRight(line, " \t\r")
-		if bytes.HasPrefix(trimmed, delim) {
-			rest := trimmed[len(delim):]
+		rest, isDelim := bytes.CutPrefix(trimmed, delim)
+		// "--b10" is no delimiter of boundary "b1" (RFC 2046 5.1.1): a
+		// parser that ended a part there would list the parts after it
+		// again, doubling with every level of such nesting.
+		if isDelim && (len(rest) == 0 || bytes.Equal(rest, []byte("--"))) {
 			if start >= 0 {
 				end := pos
 				// The CRLF before the delimiter belongs to it.
@@ -299,12 +312,10 @@ func multipartParts(body []byte, boundary string) [][]byte {
 				}
 				parts = append(parts, body[start:end])
 			}
-			if bytes.Equal(rest, []byte("--")) {
+			if len(rest) > 0 {
 				return parts
 			}
-			if len(rest) == 0 {
-				start = min(next, len(body))
-			}
+			start = min(next, len(body))
 		}
 		pos = next
 	}
