@@ -217,6 +217,9 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, destError("copy", err)
 	}
+	if len(src) == 0 {
+		return nil, errExpungedMeanwhile
+	}
 	return copyData(dst.UIDValidity, src, dstUIDs), nil
 }
 
@@ -240,10 +243,20 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if err != nil {
 		return destError("move", err)
 	}
+	if len(src) == 0 {
+		return errExpungedMeanwhile
+	}
 	// The EXPUNGEs follow from the tracker when go-imap polls.
 	return w.WriteCopyData(copyData(dst.UIDValidity, src, dstUIDs))
 }
 
+// errExpungedMeanwhile answers a COPY or MOVE whose messages another
+// session expunged after this one last heard of them (RFC 5530).
+var errExpungedMeanwhile = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("EXPUNGEISSUED"),
+	Text: "The messages were expunged meanwhile"}
+
+// copyData is COPYUID for src, which must not be empty: an empty set
+// cannot be encoded.
 func copyData(validity uint32, src, dst []uint32) *imap.CopyData {
 	data := &imap.CopyData{UIDValidity: validity}
 	for _, uid := range src {

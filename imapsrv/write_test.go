@@ -1,9 +1,14 @@
 package imapsrv
 
 import (
+	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mailbridge/mailbridge/internal/rawimap"
 	"github.com/mailbridge/mailbridge/store"
 	"github.com/mailbridge/mailbridge/upstream"
 )
@@ -343,5 +348,67 @@ Hello Bob.
 	}
 	if n := mustMailbox(t, f, "Drafts").Messages; n != 1 {
 		t.Errorf("Drafts holds %d messages, want 1", n)
+	}
+}
+
+// COPY and MOVE racing another session's EXPUNGE: whatever the order,
+// each command gets exactly one well-formed tagged reply. The store could
+// find the messages gone after go-imap had polled, and an empty COPYUID
+// cannot be encoded: the campaign saw "a22 OK [COPYUID 17 a22 NO
+// [SERVERBUG]" and MOVEs that got no tagged reply at all.
+func TestCopyMoveRacingExpunge(t *testing.T) {
+	f := newFixture(t)
+	pem, err := os.ReadFile(f.certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func() *rawimap.Conn {
+		c, err := rawimap.DialTLS(f.tlsAddr, pem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.Timeout = 5 * time.Second
+		for _, cmd := range []string{"LOGIN " + testUser + " " + testPass, "SELECT INBOX"} {
+			if _, err := c.OK("%s", cmd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c
+	}
+	a, b := dial(), dial()
+	const rounds = 150
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		msg := "Subject: racing\r\n\r\nbody\r\n"
+		for range rounds {
+			for _, cmd := range []string{
+				fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(msg), msg),
+				`STORE 1:* +FLAGS.SILENT (\Deleted)`,
+				"EXPUNGE",
+			} {
+				if _, err := b.OK("%s", cmd); err != nil {
+					t.Errorf("%s: %v", cmd, err)
+					return
+				}
+			}
+		}
+	}()
+	reply := regexp.MustCompile(`^(OK|NO \[EXPUNGEISSUED\]|NO \[TRYCREATE\]|BAD) [^\[\]]*$|^OK \[COPYUID \d+ [\d:,]+ [\d:,]+\] [A-Za-z ]+$`)
+	cmds := []string{"COPY 1:* Work", "UID COPY 1:* Work", "MOVE 1:* Work", "UID MOVE 1:* Work"}
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		_, tagged, err := a.Cmd("%s", cmds[i%len(cmds)])
+		if err != nil {
+			t.Fatalf("%s: no tagged reply: %v", cmds[i%len(cmds)], err)
+		}
+		if !reply.MatchString(tagged) {
+			t.Fatalf("%s: %q", cmds[i%len(cmds)], tagged)
+		}
 	}
 }
