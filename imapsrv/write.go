@@ -282,9 +282,12 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	if sel != nil && sel.readOnly && sel.mbox.ID == m.ID {
 		return nil, errReadOnly
 	}
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("append: read literal: %w", err)
+	// go-imap refused literals over AppendLimit, so Size is bounded.
+	// Reading exactly Size bytes also keeps a literal cut off by a
+	// dropped connection from being stored as a shorter message.
+	raw := make([]byte, r.Size())
+	if _, err := io.ReadFull(r, raw); err != nil {
+		return nil, fmt.Errorf("append: literal of %d bytes cut off: %w", r.Size(), err)
 	}
 	if len(raw) == 0 {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Empty message"}

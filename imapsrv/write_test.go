@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -409,6 +410,40 @@ func TestCopyMoveRacingExpunge(t *testing.T) {
 		}
 		if !reply.MatchString(tagged) {
 			t.Fatalf("%s: %q", cmds[i%len(cmds)], tagged)
+		}
+	}
+}
+
+// An APPEND whose literal the connection cut short stores nothing: the
+// command never completed, and a client that retries would otherwise
+// find a truncated copy beside the whole one.
+func TestAppendCutOffStoresNothing(t *testing.T) {
+	f := newFixture(t)
+	watcher := f.login()
+	watcher.C("w1 CREATE Cut")
+	watcher.OK("w1")
+	for i, sync := range []bool{false, true} {
+		c := f.dialTLS()
+		c.C("a1 LOGIN " + testUser + " " + testPass)
+		c.OK("a1")
+		if sync {
+			c.C("a2 APPEND Cut {1000}")
+			if l := c.line(); !strings.HasPrefix(l, "+") {
+				t.Fatalf("no continuation: %q", l)
+			}
+			c.write("Subject: cut off\r\n\r\nonly part")
+		} else {
+			c.write("a2 APPEND Cut {1000+}\r\nSubject: cut off\r\n\r\nonly part")
+		}
+		c.conn.Close()
+		// The server sees the end of the connection at once; a stored
+		// message would show within milliseconds.
+		for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			tag := fmt.Sprintf("s%d", i)
+			watcher.C(tag + " STATUS Cut (MESSAGES)")
+			if l := watcher.OK(tag); !slices.Contains(l, `* STATUS "Cut" (MESSAGES 0)`) {
+				t.Fatalf("after an APPEND cut off (synchronizing %v): %q", sync, l)
+			}
 		}
 	}
 }
