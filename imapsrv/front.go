@@ -241,6 +241,14 @@ func (f *frontConn) command() error {
 			f.rearm()
 			return err
 		}
+		if !mark.ok && inQuote(trimEOL(line)) {
+			// A quoted string cannot hold CR or LF (RFC 9051 9), but
+			// go-imap's would read on into the lines that follow and
+			// take the next commands for part of this one.
+			err := f.refuse(tag, "BAD", "CLIENTBUG", "Unterminated quoted string", mark)
+			f.rearm()
+			return err
+		}
 		if len(line) > maxCommandLine {
 			// go-imap would fail part-way, answer SERVERBUG and take the
 			// rest of the line, which its reader already holds, for

@@ -272,8 +272,10 @@ var malformedCases = []malformedCase{
 	{name: "literal huge+", states: inAuth, cmd: "CREATE {99999999999+}", then: "huge-literal-leftover-plus", want: okAnswer, goimap: gLiteral, right: `^NO \[TOOBIG\] `, after: closed},
 	{name: "literal negative", states: inAuth, cmd: "CREATE {-1}", want: okAnswer, goimap: gLiteralPrefix},
 	{name: "literal unclosed", states: loggedIn, cmd: "CREATE {5", want: badClient},
-	{name: "quoted unclosed", states: loggedIn, cmd: `CREATE "foo`, then: `"`, want: syntaxError},
-	{name: "quoted escaped end", states: loggedIn, cmd: `CREATE "foo\"`, then: `bar"`, want: syntaxError},
+	// A quoted string ends at the line's end; the line after it is the
+	// next command.
+	{name: "quoted unclosed", states: loggedIn, cmd: `CREATE "foo`, want: `^BAD \[CLIENTBUG\] Unterminated quoted string`},
+	{name: "quoted escaped end", states: loggedIn, cmd: `CREATE "foo\"`, want: `^BAD \[CLIENTBUG\] Unterminated quoted string`},
 
 	// Lines.
 	{name: "overlong fetch", states: inMailbox, cmd: "FETCH 1 (" + strings.Repeat("FLAGS ", 10000) + ")", want: badTooBig},
@@ -461,4 +463,30 @@ func strayLines(lines []string) []string {
 		}
 	}
 	return stray
+}
+
+// A quoted string left open at the end of a line ends there with BAD:
+// go-imap's reader went on into the next lines and swallowed the
+// commands in them, up to 50 KB of them.
+func TestUnterminatedQuoteEndsAtLineEnd(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.write("a1 SELECT \"INBOX\r\na2 NOOP\r\n")
+	c.BAD("a1")
+	c.OK("a2")
+	c.C(`a3 SELECT INBOX`)
+	c.OK("a3")
+	c.write("a4 SEARCH TEXT \"abc\\\"\r\na5 NOOP\r\na6 NOOP\"\r\n")
+	c.BAD("a4")
+	c.OK("a5")
+	c.BAD("a6")
+	// A quote inside a literal is no quote; nor is an escaped one.
+	c.C(`a7 SEARCH TEXT {1}`)
+	if l := c.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("no continuation: %q", l)
+	}
+	c.write("\"\r\n")
+	c.OK("a7")
+	c.C(`a8 SEARCH TEXT "a\"b"`)
+	c.OK("a8")
 }
