@@ -58,8 +58,8 @@ func (s *Store) CreateMailbox(name string) (Mailbox, error) {
 		if err != nil {
 			return err
 		}
-		if reserved(name) || w.byName(name) != nil {
-			return fmt.Errorf("%w: %q", ErrExists, name)
+		if err := w.nameFree(name, nil); err != nil {
+			return err
 		}
 		if err := w.createParents(name); err != nil {
 			return err
@@ -74,12 +74,32 @@ func (s *Store) CreateMailbox(name string) (Mailbox, error) {
 	return out, err
 }
 
+// nameFree refuses a name for a new or renamed mailbox that is taken.
+// The upstream's label names are unique whatever their case, so "work"
+// is taken by "Work": creating it locally would be undone as soon as the
+// upstream refused it, after the client was told OK.
+// Only self, the mailbox being renamed, may hold it.
+func (w *wtx) nameFree(name string, self *Mailbox) error {
+	if reserved(name) {
+		return fmt.Errorf("%w: %q", ErrExists, name)
+	}
+	for _, mb := range w.mboxes {
+		if mb != self && strings.EqualFold(mb.Name, name) {
+			return fmt.Errorf("%w: %q", ErrExists, mb.Name)
+		}
+	}
+	return nil
+}
+
 func (w *wtx) createParents(name string) error {
 	parts := strings.Split(name, "/")
 	for i := 1; i < len(parts); i++ {
 		p := strings.Join(parts[:i], "/")
 		if w.byName(p) != nil {
 			continue
+		}
+		if err := w.nameFree(p, nil); err != nil {
+			return err
 		}
 		if _, err := w.createLocal(p); err != nil {
 			return err
@@ -125,8 +145,11 @@ func (s *Store) RenameMailbox(oldName, newName string) error {
 		if err != nil {
 			return err
 		}
-		if reserved(newName) || w.byName(newName) != nil {
+		if newName == mb.Name {
 			return fmt.Errorf("%w: %q", ErrExists, newName)
+		}
+		if err := w.nameFree(newName, mb); err != nil {
+			return err
 		}
 		old := mb.Name
 		if strings.HasPrefix(newName, old+"/") {
@@ -143,8 +166,8 @@ func (s *Store) RenameMailbox(oldName, newName string) error {
 		}
 		slices.SortFunc(moving, func(a, b *Mailbox) int { return strings.Compare(a.Name, b.Name) })
 		for _, c := range moving[1:] {
-			if t := newName + strings.TrimPrefix(c.Name, old); w.byName(t) != nil {
-				return fmt.Errorf("%w: %q", ErrExists, t)
+			if err := w.nameFree(newName+strings.TrimPrefix(c.Name, old), c); err != nil {
+				return err
 			}
 		}
 		for _, c := range moving {

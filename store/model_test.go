@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -340,5 +341,33 @@ func TestDeleteMailboxKeepsMessages(t *testing.T) {
 	ops := pending(t, s)
 	if len(ops) != 1 || ops[0].Kind != OpDeleteMailbox || ops[0].MailboxID != "L1" {
 		t.Fatalf("ops = %+v", ops)
+	}
+}
+
+// The upstream's label names are unique whatever their case: a name
+// that differs from a mailbox's only by case is taken, or the upstream
+// would refuse the label after the client was told OK and the mailbox
+// would vanish.
+func TestMailboxNamesTakenWhateverTheCase(t *testing.T) {
+	s, _ := seeded(t)
+	_, err := s.CreateMailbox("Projects/Alpha")
+	must(t, err)
+	for _, name := range []string{"projects", "PROJECTS/alpha", "projects/New", "archive", "trash"} {
+		if _, err := s.CreateMailbox(name); !errors.Is(err, ErrExists) {
+			t.Errorf("CreateMailbox(%q): %v, want ErrExists", name, err)
+		}
+	}
+	if err := s.RenameMailbox("Projects/Alpha", "projects/beta"); !errors.Is(err, ErrExists) {
+		t.Errorf("rename under a parent taken by case: %v", err)
+	}
+	// A mailbox may change the case of its own name, children and all.
+	must(t, s.RenameMailbox("Projects", "PROJECTS"))
+	for _, name := range []string{"PROJECTS", "PROJECTS/Alpha"} {
+		if _, err := s.MailboxByName(name); err != nil {
+			t.Errorf("after the rename: %s: %v", name, err)
+		}
+	}
+	if err := s.RenameMailbox("PROJECTS", "PROJECTS"); !errors.Is(err, ErrExists) {
+		t.Errorf("rename onto itself: %v", err)
 	}
 }

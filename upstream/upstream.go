@@ -55,6 +55,9 @@ type Session interface {
 
 	// Mailboxes lists system and user labels.
 	Mailboxes(ctx context.Context) ([]Mailbox, error)
+	// CreateMailbox and RenameMailbox refuse (Permanent) a name that
+	// another label has in any case: label names are unique whatever
+	// their case.
 	CreateMailbox(ctx context.Context, name string) (Mailbox, error)
 	RenameMailbox(ctx context.Context, id, name string) error
 	// DeleteMailbox removes a user label; its messages keep their other labels.
