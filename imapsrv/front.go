@@ -1,10 +1,12 @@
 package imapsrv
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,6 +103,7 @@ type frontConn struct {
 	pass        []byte      // what go-imap may read now: part of in's buffer
 	lit         int64       // literal data go-imap may read after pass
 	readTimeout time.Duration
+	name        string // the command go-imap is reading
 
 	// rewriting is out.rewrite, read without mu by Write.
 	rewriting atomic.Bool
@@ -108,6 +111,7 @@ type frontConn struct {
 	mu    sync.Mutex
 	conn  net.Conn // the socket, or TLS over it
 	tlsOn bool
+	bye   bool // the front said BYE: nothing may follow it
 	sess  *session
 	out   outWatch
 }
@@ -199,10 +203,15 @@ func (f *frontConn) advance() error {
 			return nil
 		}
 		// A line go-imap reads on its own: IDLE's DONE, a SASL
-		// response. It is no command and passes as it is.
+		// response. It is no command and passes as it is, but for
+		// the case of DONE, which go-imap wants in capitals although
+		// IMAP's grammar ignores case.
 		line, err := f.in.line(f.conn)
 		if err != nil {
 			return f.lineErr(err)
+		}
+		if f.name == "IDLE" && strings.EqualFold(string(trimEOL(line)), "DONE") {
+			line = []byte("DONE\r\n")
 		}
 		f.pass, f.mark = line, literalMark{}
 		f.released()
@@ -229,13 +238,19 @@ func (f *frontConn) command() error {
 	}
 	mark, _ := lineMark(line)
 	tag, name, ok := commandName(line)
-	if ok && tag == "+" {
+	if !ok || name == "UID" && len(bytes.TrimSpace(line)) == len(tag)+len(" UID") {
+		// go-imap closes the connection without a word.
+		err := f.refuseUnnamed(line, mark)
+		f.rearm()
+		return err
+	}
+	if tag == "+" {
 		// go-imap would take it, but its replies would look like
 		// continuation requests to the client and to the front.
 		f.reply("* BYE Invalid tag\r\n")
 		return io.EOF
 	}
-	if ok {
+	{
 		if handle := f.handler(name); handle != nil {
 			err := handle(tag, line, mark)
 			f.rearm()
@@ -270,13 +285,38 @@ func (f *frontConn) command() error {
 			return err
 		}
 	}
-	f.mark, f.pass, f.state = mark, line, afterLine
+	f.mark, f.pass, f.state, f.name = mark, line, afterLine, name
 	rewrite := name == "CAPABILITY" || name == "LOGIN" || name == "AUTHENTICATE"
 	f.mu.Lock()
 	f.out.begin(tag, name, rewrite)
 	f.rewriting.Store(rewrite)
 	f.mu.Unlock()
 	return nil
+}
+
+// refuseUnnamed answers a line that names no command: BAD with its tag
+// if it has one (RFC 9051 7.1.3), untagged otherwise.
+func (f *frontConn) refuseUnnamed(line []byte, mark literalMark) error {
+	tag := "*"
+	if i := bytes.IndexByte(line, ' '); i > 0 && validTag(line[:i]) {
+		tag = string(line[:i])
+	} else if t := trimEOL(line); len(t) > 0 && validTag(t) {
+		tag = string(t)
+	}
+	if tag == "*" {
+		return f.refuse(tag, "BAD", "CLIENTBUG", "A command starts with its tag", mark)
+	}
+	return f.refuse(tag, "BAD", "CLIENTBUG", "Command name missing", mark)
+}
+
+// validTag reports whether b is a tag: atom characters but "+".
+func validTag(b []byte) bool {
+	for _, c := range b {
+		if !isAtomChar(c) || c == '+' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // handler returns the front's own handler of a command, nil for the
@@ -419,6 +459,10 @@ func (r readerFunc) Read(p []byte) (int, error) { return r(p) }
 func (f *frontConn) reply(s string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.bye {
+		return io.EOF
+	}
+	f.bye = strings.HasPrefix(s, "* BYE ")
 	_, err := io.WriteString(f.conn, s)
 	return err
 }
@@ -468,6 +512,11 @@ func (f *frontConn) Write(p []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.bye {
+		// go-imap still answers the command the front ended the
+		// connection in, and says BYE itself.
+		return len(p), nil
+	}
 	if !f.out.rewrite {
 		if out := f.out.observe(p); len(out) != len(p) {
 			if _, err := f.conn.Write(out); err != nil {

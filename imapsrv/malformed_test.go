@@ -1,10 +1,12 @@
 package imapsrv
 
 import (
+	"io"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailbridge/mailbridge/internal/rawimap"
 )
@@ -268,7 +270,7 @@ var malformedCases = []malformedCase{
 
 	// Literals and strings elsewhere.
 	{name: "literal", states: inAuth, cmd: "CREATE {12}\r\nliteral-name", want: okAnswer},
-	{name: "literal huge", states: inAuth, cmd: "CREATE {99999999999}", then: "huge-literal-leftover", want: okAnswer, goimap: gLiteral, right: `^NO \[TOOBIG\] `, after: closed},
+	{name: "literal huge", states: inAuth, cmd: "CREATE {99999999999}", want: okAnswer, goimap: gLiteral, right: `^NO \[TOOBIG\] `, after: usable},
 	{name: "literal huge+", states: inAuth, cmd: "CREATE {99999999999+}", then: "huge-literal-leftover-plus", want: okAnswer, goimap: gLiteral, right: `^NO \[TOOBIG\] `, after: closed},
 	{name: "literal negative", states: inAuth, cmd: "CREATE {-1}", want: okAnswer, goimap: gLiteralPrefix},
 	{name: "literal unclosed", states: loggedIn, cmd: "CREATE {5", want: badClient},
@@ -282,9 +284,7 @@ var malformedCases = []malformedCase{
 	{name: "overlong name", states: loggedIn, cmd: "CREATE " + strings.Repeat("x", 60000), want: badTooBig},
 	{name: "trailing junk", states: anyState, cmd: "NOOP extra", want: badClient},
 	{name: "nul after command", states: anyState, cmd: "NOOP \x00", want: badClient},
-	{name: "nul in tag", states: anyState, raw: true, cmd: "T\x00 NOOP", goimap: gTag, after: closed},
-	{name: "nul line", states: anyState, raw: true, cmd: "\x00", goimap: gTag, after: closed},
-	{name: "no command", states: anyState, raw: true, cmd: "T0", goimap: gTag, after: closed},
+	// Lines that name no command: TestLinesWithoutCommand.
 	{name: "unknown command", states: loggedIn, cmd: "FOO", want: bad},
 	{name: "unknown command before login", states: inNotAuth, cmd: "FOO", want: bad, after: closed},
 
@@ -489,4 +489,54 @@ func TestUnterminatedQuoteEndsAtLineEnd(t *testing.T) {
 	c.OK("a7")
 	c.C(`a8 SEARCH TEXT "a\"b"`)
 	c.OK("a8")
+}
+
+// A line that names no command gets BAD, tagged if it has a tag, and the
+// connection goes on; go-imap alone closed it without a word.
+func TestLinesWithoutCommand(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	for _, tc := range []struct{ line, want string }{
+		{"a1", "a1 BAD [CLIENTBUG] Command name missing"},
+		{"a1 ", "a1 BAD [CLIENTBUG] Command name missing"},
+		{"a1 UID", "a1 BAD [CLIENTBUG] Command name missing"},
+		{"", "* BAD [CLIENTBUG] A command starts with its tag"},
+		{"* NOOP", "* BAD [CLIENTBUG] A command starts with its tag"},
+		{"a1\x00 NOOP", "* BAD [CLIENTBUG] A command starts with its tag"},
+		{"\x00", "* BAD [CLIENTBUG] A command starts with its tag"},
+	} {
+		c.write(tc.line + "\r\n")
+		if got := c.line(); got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.line, got, tc.want)
+		}
+		c.C("n1 NOOP")
+		c.OK("n1")
+	}
+	// IDLE ends with DONE in any case (RFC 9051 grammar is case-blind).
+	c.C("i1 IDLE")
+	if l := c.line(); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("IDLE: %q", l)
+	}
+	c.write("done\r\n")
+	c.OK("i1")
+}
+
+// Once the front has said BYE, nothing follows it: go-imap, which it
+// ended the command under, would still answer the command and say BYE
+// again.
+func TestNothingAfterBye(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("i1 IDLE")
+	if l := c.line(); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("IDLE: %q", l)
+	}
+	c.write(strings.Repeat("x", maxLine+10) + "\r\n")
+	if l := c.line(); l != "* BYE Command line too long" {
+		t.Fatalf("after an overlong line in IDLE: %q", l)
+	}
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if rest, err := io.ReadAll(c.r); len(rest) > 0 {
+		t.Errorf("after BYE: %q (%v)", rest, err)
+	}
 }
