@@ -3,6 +3,9 @@ package imapsrv
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -101,7 +104,10 @@ func fetchNeeds(options *imap.FetchOptions) (parsed, body bool) {
 			body = true
 		}
 	}
-	body = body || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	if len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0 {
+		// The body structure tells whether the part can be decoded.
+		parsed, body = true, true
+	}
 	return parsed, body
 }
 
@@ -171,6 +177,16 @@ func setsSeen(options *imap.FetchOptions) bool {
 
 func (s *session) writeMessage(w *imapserver.FetchWriter, sel *selection, m *fetchMsg, options *imap.FetchOptions) error {
 	r := m.ref
+	for _, section := range options.BinarySection {
+		if err := checkDecodable(m.parsed.BodyStructure, section.Part); err != nil {
+			return err
+		}
+	}
+	for _, section := range options.BinarySectionSize {
+		if err := checkDecodable(m.parsed.BodyStructure, section.Part); err != nil {
+			return err
+		}
+	}
 	mw := w.CreateMessage(r.seq)
 	if options.UID {
 		mw.WriteUID(imap.UID(r.uid))
@@ -307,4 +323,34 @@ func emptyTextPart() *imap.BodyStructureSinglePart {
 		Text:     &imap.BodyStructureText{},
 		Extended: &imap.BodyStructureSinglePartExt{},
 	}
+}
+
+// checkDecodable refuses BINARY for a part whose content transfer
+// encoding the server cannot undo, as RFC 3516 4.3 asks, rather than
+// answer with an empty literal.
+func checkDecodable(bs imap.BodyStructure, part []int) error {
+	if bs == nil {
+		return nil
+	}
+	var target *imap.BodyStructureSinglePart
+	if sp, ok := bs.(*imap.BodyStructureSinglePart); ok && (len(part) == 0 || slices.Equal(part, []int{1})) {
+		target = sp // a message that is not multipart is its part 1
+	} else {
+		bs.Walk(func(path []int, p imap.BodyStructure) bool {
+			if slices.Equal(path, part) {
+				target, _ = p.(*imap.BodyStructureSinglePart)
+				return false
+			}
+			return true
+		})
+	}
+	if target == nil {
+		return nil
+	}
+	switch strings.ToLower(target.Encoding) {
+	case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
+		return nil
+	}
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnknownCTE,
+		Text: fmt.Sprintf("Cannot decode content transfer encoding %q; fetch BODY[] instead", target.Encoding)}
 }

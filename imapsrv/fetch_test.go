@@ -3,6 +3,8 @@ package imapsrv
 import (
 	"strings"
 	"testing"
+
+	"github.com/mailbridge/mailbridge/upstream"
 )
 
 func TestSelect(t *testing.T) {
@@ -110,4 +112,28 @@ func TestFetch(t *testing.T) {
 	if lines := c.OK("a15"); len(lines) != 0 {
 		t.Errorf("FETCH of a missing message: %q", lines)
 	}
+}
+
+// BINARY of a part in an encoding the server cannot undo is NO
+// [UNKNOWN-CTE] (RFC 3516 4.3), not an empty literal; BODY[] still
+// serves the part as it is.
+func TestBinaryUnknownEncoding(t *testing.T) {
+	f := newFixture(t)
+	f.addMessage("m9", 0, "Subject: odd\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nplain\n"+
+		"--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n--b--\n", upstream.Inbox)
+	f.addMessage("m10", 0, "Subject: odd too\nContent-Transfer-Encoding: x-foo\n\nbody\n", upstream.Inbox)
+	c := f.login()
+	c.C("a1 SELECT INBOX")
+	c.OK("a1")
+	c.C("a2 FETCH 4 BINARY.PEEK[2]")
+	c.NO("a2")
+	c.checkCode(t, "UNKNOWN-CTE")
+	c.C("a3 FETCH 4 BINARY.SIZE[2]")
+	c.NO("a3")
+	c.checkCode(t, "UNKNOWN-CTE")
+	c.C("a4 FETCH 4 (BINARY.PEEK[1] BODY.PEEK[2])")
+	has(t, c.OK("a4"), "* 4 FETCH (BODY[2] "+literal("begin 644 x")+" BINARY[1] ~"+literal("plain")+")")
+	c.C("a5 FETCH 5 BINARY.PEEK[1]")
+	c.NO("a5")
+	c.checkCode(t, "UNKNOWN-CTE")
 }
