@@ -44,6 +44,11 @@ var (
 		"The account's keys are not available; unlock the account in the bridge and try again")
 )
 
+func badRecipient(to string) error {
+	return reject(501, smtp.EnhancedCode{5, 1, 3}, nil,
+		"Recipient address %q is not a valid address (RFC 5321 4.1.2)", to)
+}
+
 func foreignSender(from string) error {
 	return reject(553, smtp.EnhancedCode{5, 7, 1}, nil,
 		"Sender <%s> is not an address of this account; send from one of your own addresses", from)

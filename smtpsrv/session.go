@@ -125,6 +125,9 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if dup {
 		return nil
 	}
+	if !validMailbox(to) {
+		return toReply(badRecipient(to))
+	}
 	r, err := s.srv.lookupRecipient(s.srv.ctx, acct, to)
 	if err != nil {
 		s.srv.log.Info("smtp: recipient refused", "remote", s.remote, "err", err)
@@ -218,4 +221,37 @@ func hasAddress(addrs []string, addr string) bool {
 		}
 	}
 	return false
+}
+
+// validMailbox reports whether addr is a mailbox RFC 5321 (with SMTPUTF8's
+// UTF-8) can carry: a local part and a domain, no controls or spaces
+// outside a quoted local part. go-smtp hands over whatever stood between
+// the angle brackets, NUL bytes included.
+func validMailbox(addr string) bool {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at > 64 || len(addr)-at-1 > 255 {
+		return false
+	}
+	local, domain := addr[:at], addr[at+1:]
+	quoted := len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"'
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		if c < 0x20 || c == 0x7f || c == ' ' && !quoted {
+			return false
+		}
+	}
+	if strings.HasPrefix(domain, "[") && strings.HasSuffix(domain, "]") {
+		return !strings.ContainsFunc(domain, func(r rune) bool { return r < 0x21 || r == 0x7f })
+	}
+	for label := range strings.SplitSeq(domain, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if r < 0x80 && !(r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -232,3 +232,27 @@ func BenchmarkLFGuard(b *testing.B) {
 		}
 	}
 }
+
+func TestValidMailbox(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"alice@example.test":         true,
+		"first.last+tag@mail.co.uk":  true,
+		`"john doe"@example.test`:    true,
+		"jörg@bücher.example":        true,
+		"root@[127.0.0.1]":           true,
+		"a@b\x00c.test":              false,
+		"a\x00@b.test":               false,
+		"a b@example.test":           false,
+		"@example.test":              false,
+		"alice@":                     false,
+		"alice":                      false,
+		"alice@exa mple.test":        false,
+		"alice@example..test":        false,
+		"alice@-example.test":        false,
+		"alice@example.test\r\nRCPT": false,
+	} {
+		if got := validMailbox(addr); got != want {
+			t.Errorf("validMailbox(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
