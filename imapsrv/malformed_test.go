@@ -110,8 +110,6 @@ const (
 	gLiteralPrefix = "imapwire.Decoder.ExpectAString"
 	// ENABLE needs at least one capability (RFC 5161 grammar).
 	gEnable = "imapserver.Conn.handleEnable"
-	// A line without a valid tag ends the connection without an answer.
-	gTag = "imapserver.Conn.readCommand"
 	// An over-limit non-synchronizing literal is answered TOOBIG but not
 	// read, so its contents are taken for commands; the front (front.go)
 	// drops them, and the case requires that it does.
