@@ -35,6 +35,9 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	if err != nil {
 		return err
 	}
+	if fc, ok := s.conn.NetConn().(*frontConn); ok && flagsOnly(options) {
+		return s.fetchFlags(fc, w, refs, options.UID)
+	}
 	needParsed, needBody := fetchNeeds(options)
 	st := s.store()
 	parsed := make(map[uint64]*store.Parsed)

@@ -1,8 +1,11 @@
 package imapsrv
 
 import (
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailbridge/mailbridge/upstream"
 )
@@ -136,4 +139,35 @@ func TestBinaryUnknownEncoding(t *testing.T) {
 	c.C("a5 FETCH 5 BINARY.PEEK[1]")
 	c.NO("a5")
 	c.checkCode(t, "UNKNOWN-CTE")
+}
+
+// A flag sync is written by fetchFlags, not go-imap: its lines must be
+// what go-imap writes for the same messages, \Recent and keywords too.
+func TestFlagSyncLinesAsGoImapWritesThem(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("a1 SELECT INBOX")
+	c.OK("a1")
+	c.C(`a2 STORE 2 +FLAGS ($Label1 \Answered)`)
+	c.OK("a2")
+	for _, items := range []string{"FLAGS", "UID FLAGS"} {
+		for _, cmd := range []string{"FETCH", "UID FETCH"} {
+			c.C("f1 " + cmd + " 1:* (" + items + ")")
+			fast := c.OK("f1")
+			c.C("f2 " + cmd + " 1:* (" + items + " RFC822.SIZE)")
+			slow := c.OK("f2")
+			if len(fast) != 3 || len(slow) != len(fast) {
+				t.Fatalf("%s (%s): %q and %q", cmd, items, fast, slow)
+			}
+			for i := range fast {
+				want := regexp.MustCompile(` RFC822\.SIZE \d+`).ReplaceAllString(slow[i], "")
+				if fast[i] != want {
+					t.Errorf("%s (%s): %q, go-imap writes %q", cmd, items, fast[i], want)
+				}
+			}
+		}
+	}
+	if !atomFlags([]imap.Flag{`\Seen`, "$Label1", "Junk"}) || atomFlags([]imap.Flag{"a]b"}) || atomFlags([]imap.Flag{"ü"}) || atomFlags([]imap.Flag{`\`}) {
+		t.Error("atomFlags")
+	}
 }

@@ -534,6 +534,23 @@ func (f *frontConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// writeLines writes whole untagged response lines that go-imap did not
+// write (fetch_flags.go). They hold no tagged reply and no literal, so the
+// front need not look at them, and go-imap, between two lines, has no
+// half-written one they could split.
+func (f *frontConn) writeLines(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.bye {
+		return io.EOF
+	}
+	_, err := f.conn.Write(p)
+	return err
+}
+
 func (f *frontConn) Close() error { return f.current().Close() }
 
 func (f *frontConn) LocalAddr() net.Addr  { return f.current().LocalAddr() }
