@@ -75,6 +75,7 @@ func (s *Store) commitGroup(group []*write) error {
 	if err != nil {
 		return err
 	}
+	s.committed.set(w)
 	s.addWords(w.newWords)
 	if w.opsAdded {
 		select {

@@ -108,3 +108,37 @@ func TestGroupCommitSharesTransaction(t *testing.T) {
 		t.Fatalf("%d writes took %d transactions", n, commits)
 	}
 }
+
+// The cached mailbox records are what the last commit wrote: a write that
+// changed one and rolled back leaves them, and the next write and every
+// reader see the committed name.
+func TestMailboxCacheFollowsCommits(t *testing.T) {
+	s, path := seeded(t)
+	inbox := box(t, s, "INBOX")
+	boom := errors.New("boom")
+	err := s.update(func(w *wtx) error {
+		mb := w.mboxes[inbox.ID]
+		mb.Name, mb.UIDNext = "Renamed", 999
+		w.dirty[mb.ID] = true
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if got := box(t, s, "INBOX"); got != inbox {
+		t.Fatalf("after a rollback: %+v, want %+v", got, inbox)
+	}
+	must(t, s.update(func(w *wtx) error {
+		if w.mboxes[inbox.ID].Name != "INBOX" {
+			t.Errorf("the next write sees %q", w.mboxes[inbox.ID].Name)
+		}
+		return nil
+	}))
+	_, err = s.CreateMailbox("Fresh")
+	must(t, err)
+	must(t, s.Close())
+	s = reopen(t, path)
+	if _, err := s.MailboxByName("Fresh"); err != nil {
+		t.Fatalf("after reopening: %v", err)
+	}
+}

@@ -10,12 +10,14 @@ import (
 
 // Mailboxes lists every mailbox, sorted by name.
 func (s *Store) Mailboxes() ([]Mailbox, error) {
-	var ms []Mailbox
-	err := s.view(func(tx *bolt.Tx) error {
-		var err error
-		ms, err = loadMailboxes(tx, s.seal)
-		return err
-	})
+	ms, ok := s.committed.get()
+	var err error
+	if !ok {
+		err = s.view(func(tx *bolt.Tx) error {
+			ms, err = loadMailboxes(tx, s.seal)
+			return err
+		})
+	}
 	slices.SortFunc(ms, func(a, b Mailbox) int { return strings.Compare(a.Name, b.Name) })
 	return ms, err
 }

@@ -50,6 +50,9 @@ type Store struct {
 	queueMu sync.Mutex
 	queued  []*write
 
+	// committed is every mailbox record as last committed (mboxcache.go).
+	committed mailboxCache
+
 	watchMu  sync.Mutex
 	watchers map[int]func(Change)
 	nextW    int
@@ -117,6 +120,10 @@ func Open(opts Options) (*Store, error) {
 		outboxSig: make(chan struct{}, 1),
 	}
 	if err := db.Update(s.initSchema); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	// No writer runs yet, so the file is what the cache must hold.
+	if err := db.View(func(tx *bolt.Tx) error { return s.committed.load(tx, seal) }); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
 	if err := s.indexLeftovers(); err != nil {

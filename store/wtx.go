@@ -52,9 +52,12 @@ func (s *Store) newWtx(tx *bolt.Tx) (*wtx, error) {
 	if w.mailboxes == nil {
 		return w, nil // before migration 1
 	}
-	ms, err := loadMailboxes(tx, s.seal)
-	if err != nil {
-		return nil, err
+	ms, ok := s.committed.get()
+	if !ok {
+		var err error
+		if ms, err = loadMailboxes(tx, s.seal); err != nil {
+			return nil, err
+		}
 	}
 	for i := range ms {
 		w.mboxes[ms[i].ID] = &ms[i]
