@@ -35,6 +35,22 @@ type clientEnv struct {
 	infoPath string
 }
 
+// needClients skips the test in -short mode (it builds and runs the
+// binary) and unless the programs are installed, with python3, which
+// checks what they did; it returns the programs' paths.
+func needClients(t *testing.T, programs ...string) []string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	lookPath(t, "python3")
+	paths := make([]string, len(programs))
+	for i, p := range programs {
+		paths[i] = lookPath(t, p)
+	}
+	return paths
+}
+
 func startClientDemo(t *testing.T) *clientEnv {
 	t.Helper()
 	bin := buildBinary(t)

@@ -34,11 +34,7 @@ import (
 // pushes a flag and a deletion back, and wants a later run to find
 // nothing to do.
 func TestOfflineIMAP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	offlineimap := lookPath(t, "offlineimap")
-	lookPath(t, "python3")
+	offlineimap := needClients(t, "offlineimap")[0]
 	e := startClientDemo(t)
 	rc := e.config("offlineimaprc.tmpl", 0o600, nil)
 	run := func(step string) []string {
@@ -185,11 +181,7 @@ func offlineimapActions(out []byte) []string {
 // TestFetchmail fetches INBOX with fetchmail over STARTTLS, leaving the
 // mail on the server.
 func TestFetchmail(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	fetchmail := lookPath(t, "fetchmail")
-	lookPath(t, "python3")
+	fetchmail := needClients(t, "fetchmail")[0]
 	e := startClientDemo(t)
 	fetched := filepath.Join(e.work, "fetched")
 	if err := os.Mkdir(fetched, 0o700); err != nil {
@@ -315,11 +307,7 @@ func fetchedIDs(t *testing.T, dir string) []string {
 // TestGetmail fetches INBOX into a Maildir with getmail6 over implicit
 // TLS, then again: the second run must know every message by its UID.
 func TestGetmail(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	getmail := lookPath(t, "getmail")
-	lookPath(t, "python3")
+	getmail := needClients(t, "getmail")[0]
 	e := startClientDemo(t)
 	maildir := filepath.Join(e.work, "maildir")
 	for _, sub := range []string{"cur", "new", "tmp"} {
@@ -449,11 +437,7 @@ func maildirNames(t *testing.T, root string) []string {
 // structures, SEARCH, APPEND, MOVE, and IDLE until mail sent through SMTP
 // arrives.
 func TestImapflow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	node := lookPath(t, "node")
-	lookPath(t, "python3")
+	node := needClients(t, "node")[0]
 	modules := npmModules(t, "imapflow")
 	e := startClientDemo(t)
 

@@ -20,12 +20,8 @@ import (
 // quits. Its protocol log must show no NO or BAD, and the result over
 // imaplib must be what a user would expect.
 func TestNeomutt(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	neomutt := lookPath(t, "neomutt")
-	script := lookPath(t, "script") // util-linux: the pseudo-terminal
-	lookPath(t, "python3")
+	progs := needClients(t, "neomutt", "script") // script, of util-linux: the pseudo-terminal
+	neomutt, script := progs[0], progs[1]
 	e := startClientDemo(t)
 	rc := e.config("neomuttrc.tmpl", 0o600, nil)
 
