@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -13,11 +14,11 @@ import (
 	"github.com/mailbridge/mailbridge/store"
 )
 
-// fetchChunk is how many messages FETCH reads from the store at a time:
+// chunkSize is how many messages FETCH reads from the store at a time:
 // the parsed metadata of a chunk is read in one transaction and written
 // out before the next, so FETCH 1:* holds neither one transaction open
 // while the client reads nor the whole result in memory.
-const fetchChunk = 256
+const chunkSize = 256
 
 func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
 	sel, err := s.selected()
@@ -40,33 +41,19 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	}
 	needParsed, needBody := fetchNeeds(options)
 	st := s.store()
-	parsed := make(map[uint64]*store.Parsed)
 	var flagBuf []imap.Flag // go-imap writes FLAGS at once: one buffer serves every line
-	for len(refs) > 0 {
-		chunk := refs[:min(fetchChunk, len(refs))]
-		refs = refs[len(chunk):]
-		if needParsed {
-			clear(parsed)
-			ids := make([]uint64, 0, len(chunk))
-			for _, r := range chunk {
-				ids = append(ids, r.msgID)
-			}
-			err := st.ParsedMany(ids, func(id uint64, p *store.Parsed) error {
-				parsed[id] = p
-				return nil
-			})
-			if err != nil {
-				return storeError("fetch metadata", err)
-			}
+	for c := range s.fetchChunks(refs, needParsed) {
+		if c.err != nil {
+			return storeError("fetch metadata", c.err)
 		}
-		for i := range chunk {
-			r := &chunk[i]
+		for i := range c.refs {
+			r := &c.refs[i]
 			if r.msgID == 0 {
 				continue // not listed yet; a later FETCH sees it
 			}
 			m := fetchMsg{ref: r, flagsChanged: seenNow[r.uid], flagBuf: flagBuf[:0]}
 			if needParsed {
-				if m.parsed = parsed[r.msgID]; m.parsed == nil {
+				if m.parsed = c.parsed[r.msgID]; m.parsed == nil {
 					continue // expunged meanwhile; the EXPUNGE is on its way
 				}
 			}
@@ -85,6 +72,73 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		}
 	}
 	return nil
+}
+
+// fetchChunk is the messages of a FETCH read from the store together.
+type fetchChunk struct {
+	refs   []msgRef
+	parsed map[uint64]*store.Parsed // if the FETCH needs it
+	err    error
+}
+
+// fetchChunks cuts refs into chunks with their stored metadata. Reading
+// and decoding that is a third of an ENVELOPE fetch, and writing the
+// rest: from the second chunk on, the next is read on another goroutine
+// while the last is written.
+func (s *session) fetchChunks(refs []msgRef, needParsed bool) iter.Seq[fetchChunk] {
+	load := func(refs []msgRef) fetchChunk {
+		c := fetchChunk{refs: refs}
+		if !needParsed {
+			return c
+		}
+		c.parsed = make(map[uint64]*store.Parsed, len(refs))
+		ids := make([]uint64, 0, len(refs))
+		for _, r := range refs {
+			ids = append(ids, r.msgID)
+		}
+		c.err = s.store().ParsedMany(ids, func(id uint64, p *store.Parsed) error {
+			c.parsed[id] = p
+			return nil
+		})
+		return c
+	}
+	return func(yield func(fetchChunk) bool) {
+		first := refs[:min(chunkSize, len(refs))]
+		refs = refs[len(first):]
+		if !yield(load(first)) || len(refs) == 0 {
+			return
+		}
+		if !needParsed {
+			for len(refs) > 0 {
+				chunk := refs[:min(chunkSize, len(refs))]
+				refs = refs[len(chunk):]
+				if !yield(load(chunk)) {
+					return
+				}
+			}
+			return
+		}
+		next := make(chan fetchChunk, 1)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			defer close(next)
+			for len(refs) > 0 {
+				chunk := refs[:min(chunkSize, len(refs))]
+				refs = refs[len(chunk):]
+				select {
+				case next <- load(chunk):
+				case <-stop:
+					return
+				}
+			}
+		}()
+		for c := range next {
+			if !yield(c) || c.err != nil {
+				return
+			}
+		}
+	}
 }
 
 // fetchMsg is one message of a FETCH with what was read for it.
