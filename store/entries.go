@@ -180,6 +180,9 @@ func (w *wtx) deleteMessage(msgID uint64, rec *msgRec) error {
 		}
 	}
 	k := u64key(msgID)
+	if err := w.keepForImport(msgID); err != nil {
+		return err
+	}
 	if err := w.bodies.Delete(k); err != nil {
 		return fmt.Errorf("store: delete body: %w", err)
 	}

@@ -1,6 +1,11 @@
 package store
 
-import bolt "go.etcd.io/bbolt"
+import (
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // Group commit. Every write transaction ends with two syncs of the file,
 // which cost more than most writes themselves; a client's APPEND, the
@@ -19,6 +24,24 @@ import bolt "go.etcd.io/bbolt"
 type write struct {
 	fn   func(w *wtx) error
 	done chan error // buffered: the committer never waits for the caller
+	// panicked is what fn panicked with. The committer recovers it, so
+	// that the other writes of the group are answered, and the caller
+	// panics with it in its own goroutine, as if it had run fn itself.
+	panicked any
+}
+
+// errPanicked answers the writes of a group the store itself panicked in.
+var errPanicked = errors.New("store: the write transaction failed")
+
+// run calls fn, turning a panic into an error of this write.
+func (wr *write) run(w *wtx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			wr.panicked = v
+			err = fmt.Errorf("store: write panicked: %v", v)
+		}
+	}()
+	return wr.fn(w)
 }
 
 // update runs fn in a write transaction and, after the commit, tells the
@@ -33,15 +56,36 @@ func (s *Store) update(fn func(w *wtx) error) error {
 	defer s.wmu.Unlock()
 	select {
 	case err := <-me.done:
-		return err // committed with the writes of the last holder of wmu
+		// Committed with the writes of the last holder of wmu.
+		if me.panicked != nil {
+			panic(me.panicked)
+		}
+		return err
 	default:
 	}
 	s.queueMu.Lock()
 	group := s.queued
 	s.queued = nil
 	s.queueMu.Unlock()
+	defer func() {
+		if v := recover(); v != nil {
+			// A panic of the store's own (a watcher's, say): no write
+			// of the group may wait for ever.
+			for _, wr := range group {
+				select {
+				case wr.done <- errPanicked:
+				default:
+				}
+			}
+			panic(v)
+		}
+	}()
 	if err := s.commitGroup(group); err != nil && len(group) > 1 {
 		for _, wr := range group {
+			if wr.panicked != nil {
+				wr.done <- err // it would only panic again
+				continue
+			}
 			wr.done <- s.commitGroup([]*write{wr})
 		}
 	} else {
@@ -49,7 +93,11 @@ func (s *Store) update(fn func(w *wtx) error) error {
 			wr.done <- err
 		}
 	}
-	return <-me.done
+	err := <-me.done
+	if me.panicked != nil {
+		panic(me.panicked)
+	}
+	return err
 }
 
 // commitGroup runs the writes in one transaction, in order, and reports
@@ -62,7 +110,7 @@ func (s *Store) commitGroup(group []*write) error {
 			return err
 		}
 		for _, wr := range group {
-			if err := wr.fn(w); err != nil {
+			if err := wr.run(w); err != nil {
 				return err
 			}
 		}

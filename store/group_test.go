@@ -32,17 +32,7 @@ func TestGroupCommitIsolatesErrors(t *testing.T) {
 			uids[i], _, errs[i] = s.Append(mb, fmt.Appendf(nil, "Subject: message %d\r\n\r\nbody\r\n", i), nil, time.Time{})
 		})
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		s.queueMu.Lock()
-		queued := len(s.queued)
-		s.queueMu.Unlock()
-		if queued == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d writes queued", queued, n)
-		}
-	}
+	waitQueued(t, s, n)
 	s.wmu.Unlock()
 	wg.Wait()
 
@@ -93,15 +83,7 @@ func TestGroupCommitSharesTransaction(t *testing.T) {
 			}
 		})
 	}
-	for {
-		s.queueMu.Lock()
-		queued := len(s.queued)
-		s.queueMu.Unlock()
-		if queued == n {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, s, n)
 	s.wmu.Unlock()
 	wg.Wait()
 	if commits := lastTx() - before; commits != 1 {
@@ -140,5 +122,69 @@ func TestMailboxCacheFollowsCommits(t *testing.T) {
 	s = reopen(t, path)
 	if _, err := s.MailboxByName("Fresh"); err != nil {
 		t.Fatalf("after reopening: %v", err)
+	}
+}
+
+// A write that panics in a group (a message the parser chokes on, which
+// go-imap and the account's goroutine recover from) panics in its own
+// caller, and the other writes of the group are answered: they waited
+// for ever when the committer, not they, ran the panicking function.
+func TestGroupCommitPanicStaysWithItsWrite(t *testing.T) {
+	s, _ := seeded(t)
+	inbox := box(t, s, "INBOX")
+	s.wmu.Lock()
+	panicked := make(chan any, 1)
+	innocent := make(chan error, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		s.update(func(w *wtx) error { panic("boom") })
+	}()
+	waitQueued(t, s, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				innocent <- fmt.Errorf("the innocent write panicked: %v", v)
+			}
+		}()
+		innocent <- s.SetSubscribed(inbox.Name, false)
+	}()
+	waitQueued(t, s, 2)
+	s.wmu.Unlock()
+	select {
+	case err := <-innocent:
+		must(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other write of the group never returned")
+	}
+	if v := <-panicked; v != "boom" {
+		t.Errorf("the panicking write's caller recovered %v", v)
+	}
+	if box(t, s, "INBOX").Subscribed {
+		t.Error("the innocent write did not commit")
+	}
+	// And alone.
+	func() {
+		defer func() {
+			if v := recover(); v != "again" {
+				t.Errorf("recovered %v", v)
+			}
+		}()
+		s.update(func(w *wtx) error { panic("again") })
+	}()
+	must(t, s.SetSubscribed(inbox.Name, true))
+}
+
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.queueMu.Lock()
+		q := len(s.queued)
+		s.queueMu.Unlock()
+		if q == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes queued, want %d", q, n)
+		}
 	}
 }

@@ -281,6 +281,33 @@ func (s *Store) FailOp(seq uint64, reason string) error {
 	})
 }
 
+// keepForImport moves the body of a message deleted for good into its
+// import op, if that is still queued: an import sends the cached body,
+// but the upstream may already have performed it (a lost response, a
+// crash before CompleteOps), so the import must be sent again for the
+// upstream to answer with the message's ID, which the delete queued
+// after it needs.
+func (w *wtx) keepForImport(msgID uint64) error {
+	v := w.refs.Get(refKey(refMessage, msgID))
+	if len(v) != 9 || v[0] != refQueued {
+		return nil
+	}
+	seq := binary.BigEndian.Uint64(v[1:])
+	op, err := w.getOp(seq)
+	if err != nil || op == nil || op.Kind != OpImport || len(op.Plain) > 0 {
+		return err
+	}
+	k := u64key(msgID)
+	sealed := w.bodies.Get(k)
+	if sealed == nil {
+		return nil
+	}
+	if op.Plain, err = w.s.seal.open(bktBodies, k, sealed); err != nil {
+		return err
+	}
+	return w.putOp(seq, op)
+}
+
 // dropQueuedRef forgets the reference an import or create op was to
 // bind, if it still waits for this op: ops that refer to it then drop it
 // rather than wait for ever.

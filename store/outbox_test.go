@@ -294,25 +294,53 @@ func TestExpungedNotReaddedBeforePush(t *testing.T) {
 	wantBodies(t, s, "Trash", "a", "b")
 }
 
-// An import sends the cached body, so a message deleted for good before
-// its import was pushed never reaches the upstream, and ops queued after
-// it do not wait for it.
-func TestAppendDeletedBeforePushIsNotImported(t *testing.T) {
+// An import the upstream performed but the pusher did not record (a
+// retryable failure earlier in its run of eight, a cancel, or a crash
+// before CompleteOps), then the message deleted for good here: the
+// delete must still reach the upstream, and the echo must not bring the
+// message back.
+func TestImportDoneUpstreamThenDeletedHere(t *testing.T) {
 	s, _ := seeded(t)
 	trash := box(t, s, "Trash")
-	_, _, err := s.Append(trash.ID, []byte("Subject: message gone\r\n\r\nbye\r\n"), []string{`\Deleted`}, time.Time{})
+	raw := []byte("Subject: message x\r\n\r\nbody\r\n")
+	_, _, err := s.Append(trash.ID, raw, nil, time.Time{})
+	must(t, err)
+	ops := pending(t, s)
+	if len(ops) != 1 || ops[0].Kind != OpImport {
+		t.Fatalf("ops %+v", ops)
+	}
+	imp := ops[0]
+	// The upstream stored it as "U1" (events of it not applied yet); the
+	// pusher ended its batch before CompleteOps.
+
+	es := entries(t, s, "Trash")
+	_, err = s.SetFlags(trash.ID, []uint32{es[0].UID}, imap.StoreFlagsAdd, []string{`\Deleted`})
 	must(t, err)
 	_, err = s.Expunge(trash.ID, nil)
 	must(t, err)
-	inbox := box(t, s, "INBOX")
-	raw := []byte("Subject: message kept\r\n\r\nhello\r\n")
-	_, _, err = s.Append(inbox.ID, raw, nil, time.Time{})
-	must(t, err)
-	ops := pending(t, s)
-	if len(ops) != 1 || ops[0].Kind != OpImport || !bytes.Equal(ops[0].Plain, raw) {
-		t.Fatalf("ops = %+v", ops)
+
+	// The import is sent again, with the body it kept, so that the
+	// upstream answers with the message's ID; the delete waits for it.
+	ops = pending(t, s)
+	if len(ops) != 1 || ops[0].Kind != OpImport || ops[0].OpID != imp.OpID || !bytes.Equal(ops[0].Plain, raw) {
+		t.Fatalf("after the expunge: %+v", ops)
 	}
-	if n, _ := s.OutboxLen(); n != 1 {
-		t.Fatalf("OutboxLen = %d: the gone message's ops stay queued", n)
+
+	// The echo: the syncer asks IsOwnImport, which is false once the op is
+	// gone, so it downloads the message and hands it over with its body.
+	own, err := s.IsOwnImport(imp.OpID)
+	must(t, err)
+	t.Logf("IsOwnImport = %v", own)
+	in := Incoming{Meta: upstream.MessageMeta{ID: "U1", MailboxIDs: []string{upstream.Trash}, Date: time.Unix(1700000000, 0)}, OpID: imp.OpID}
+	if !own {
+		in.Body = raw
+	}
+	must(t, s.Apply(Changes{Messages: []Incoming{in}}))
+	if es := entries(t, s, "Trash"); len(es) != 0 {
+		t.Errorf("the expunged message is back in Trash: %+v", es)
+	}
+	must(t, s.CompleteOp(imp.Seq, "U1"))
+	if ops = pending(t, s); len(ops) != 1 || ops[0].Kind != OpDelete || len(ops[0].MessageIDs) != 1 || ops[0].MessageIDs[0] != "U1" {
+		t.Fatalf("after the import: %+v", ops)
 	}
 }

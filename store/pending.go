@@ -74,15 +74,16 @@ func (r resolver) resolveOp(seq uint64, op *opRec) (Op, opState, error) {
 	if st != opReady || op.Kind != OpImport {
 		return out, st, nil
 	}
-	// Imports queued by earlier versions carry the plaintext; newer ones
-	// send the cached body, so that it is stored once.
+	// An import sends the cached body, so that it is stored once; the op
+	// carries the plaintext itself only once the message was deleted
+	// (keepForImport), and in caches of earlier versions.
 	out.Plain = op.Plain
 	if len(out.Plain) == 0 {
 		var err error
 		out.Plain, err = r.body(op.Msg)
 		if errors.Is(err, ErrNoMessage) {
-			// Deleted for good before it went upstream: so are the ops
-			// that wait for it.
+			// Neither: nothing can be sent, and so nothing that waits
+			// for it either.
 			r.dropped[string(refKey(refMessage, op.Msg))] = true
 			return out, opDrop, nil
 		}

@@ -252,3 +252,49 @@ func waitNames(t *testing.T, st *store.Store, srv *mock.Server) {
 		return true
 	}, func() string { return why })
 }
+
+// APPEND into Trash; the import reaches the upstream but its response is
+// lost; the message is then expunged for good here before the import is
+// pushed again. The upstream copy must go too, and the cache must not
+// get it back.
+func TestImportResponseLostThenExpunged(t *testing.T) {
+	e := newEnv(t, 0)
+	e.opts.PollTimeout = 100 * time.Millisecond
+	e.start(t)
+	e.waitSynced(t)
+	trash, err := e.st.MailboxByName("Trash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.SetFaults(mock.Faults{DropRate: 1})
+	time.Sleep(500 * time.Millisecond) // the long poll in flight ends
+	if _, _, err := e.st.Append(trash.ID, []byte("Subject: x\r\n\r\nbody\r\n"), nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the import upstream", func() bool { return len(upstreamState(t, e.srv)) == 1 })
+	e.stop(t)
+	e.srv.SetFaults(mock.Faults{})
+
+	es, err := e.st.Entries(trash.ID)
+	if err != nil || len(es) != 1 {
+		t.Fatalf("%v %v", es, err)
+	}
+	upID, _ := e.st.UpstreamID(es[0].MsgID)
+	n, _ := e.st.OutboxLen()
+	t.Logf("before the expunge: upstream ID %q, outbox %d", upID, n)
+	if _, err := e.st.SetFlags(trash.ID, []uint32{es[0].UID}, imap.StoreFlagsAdd, []string{`\Deleted`}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Expunge(trash.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	e.start(t)
+	waitFor(t, "the outbox to drain", func() bool { n, _ := e.st.OutboxLen(); return n == 0 })
+	time.Sleep(2 * time.Second) // events
+	up := upstreamState(t, e.srv)
+	es, _ = e.st.Entries(trash.ID)
+	if len(up) != 0 || len(es) != 0 {
+		t.Errorf("upstream holds %v; Trash holds %d entries here", up, len(es))
+	}
+}
