@@ -31,7 +31,7 @@ type opRec struct {
 	SetFlags   upstream.Flags `json:"sf,omitempty"`
 	ClearFlags upstream.Flags `json:"cf,omitempty"`
 	Msg        uint64         `json:"msg,omitempty"` // OpImport: the local message
-	Plain      []byte         `json:"p,omitempty"`   // OpImport queued by earlier versions; now the body is read at push time
+	Plain      []byte         `json:"p,omitempty"`   // OpImport: only once its message was deleted (keepForImport), or from earlier versions
 	Mailboxes  []ref          `json:"mbs,omitempty"` // OpImport
 	Flags      upstream.Flags `json:"f,omitempty"`
 	Date       time.Time      `json:"d,omitzero"`
