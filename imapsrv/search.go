@@ -20,20 +20,18 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	if err != nil {
 		return nil, err
 	}
-	refs := s.resolve(sel, imap.SeqSet{{Start: 1, Stop: 0}})
-
+	s.acct.fillView(sel.view)
 	s.acct.mu.Lock()
 	recent := make([]uint32, 0, len(sel.recent))
 	for uid := range sel.recent {
 		recent = append(recent, uid)
 	}
+	maxSeq, maxUID := lastKnown(sel)
 	s.acct.mu.Unlock()
 	slices.Sort(recent)
 
-	ctx := &searchContext{refs: refs, saved: sel.searchRes, recent: uidSetOf(recent)}
-	if n := len(refs); n > 0 {
-		ctx.maxSeq, ctx.maxUID = refs[n-1].seq, refs[n-1].uid
-	}
+	ctx := &searchContext{saved: sel.searchRes, recent: uidSetOf(recent), maxSeq: maxSeq, maxUID: maxUID,
+		all: func() []msgRef { return s.resolve(sel, imap.SeqSet{{Start: 1, Stop: 0}}) }}
 	ctx.rewrite(criteria)
 
 	// APPEND indexes in batches: the search must see the last ones.
@@ -50,31 +48,20 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var hits []uint32
-	// Both lists are in UID order; keep the hits the client knows of.
-	i := 0
-	for _, uid := range uids {
-		for i < len(refs) && refs[i].uid < uid {
-			i++
-		}
-		if i == len(refs) {
-			break
-		}
-		if refs[i].uid != uid {
-			continue
-		}
-		r := refs[i]
+	// Keep the hits the client knows of.
+	s.knownSeqs(sel, uids, func(uid, seq uint32) {
 		hits = append(hits, uid)
-		seqs.AddNum(r.seq)
-		num := r.seq
+		seqs.AddNum(seq)
+		num := seq
 		if kind == imapserver.NumKindUID {
-			num = r.uid
+			num = uid
 		}
 		if data.Min == 0 || num < data.Min {
 			data.Min = num
 		}
 		data.Max = max(data.Max, num)
 		data.Count++
-	}
+	})
 	uidSet := uidSetOf(hits)
 	if kind == imapserver.NumKindUID {
 		data.All = uidSet
@@ -90,7 +77,8 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 // searchContext is what rewriting a command's criteria needs to know of
 // the session.
 type searchContext struct {
-	refs           []msgRef // the messages the client knows, in order
+	all            func() []msgRef // the messages the client knows, in order
+	refs           []msgRef        // all's, once a sequence set needs them
 	saved          imap.UIDSet
 	recent         imap.UIDSet
 	maxSeq, maxUID uint32
@@ -102,6 +90,9 @@ func (x *searchContext) rewrite(c *imap.SearchCriteria) {
 		set = append(imap.SeqSet(nil), set...)
 		for j := range set {
 			staticRange(&set[j].Start, &set[j].Stop, x.maxSeq)
+		}
+		if x.refs == nil {
+			x.refs = x.all()
 		}
 		var uids []uint32
 		for _, r := range x.refs {

@@ -86,14 +86,7 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) []msgRef {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	v := sel.view
-
-	var maxSeq, maxUID uint32
-	for i := len(v.uids) - 1; i >= 0; i-- {
-		if seq := sel.tracker.EncodeSeqNum(uint32(i) + 1); seq != 0 {
-			maxSeq, maxUID = seq, v.uids[i]
-			break
-		}
-	}
+	maxSeq, maxUID := lastKnown(sel)
 	var idx []int // positions in v.uids
 	sorted := true
 	add := func(i int) {
@@ -142,6 +135,39 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) []msgRef {
 		refs = append(refs, msgRef{seq: seq, uid: uid, recent: recent, viewEntry: v.msgs[i]})
 	}
 	return refs
+}
+
+// lastKnown returns the sequence number and UID of the last message the
+// client knows of; the caller holds the account's lock.
+func lastKnown(sel *selection) (seq, uid uint32) {
+	v := sel.view
+	for i := len(v.uids) - 1; i >= 0; i-- {
+		if seq := sel.tracker.EncodeSeqNum(uint32(i) + 1); seq != 0 {
+			return seq, v.uids[i]
+		}
+	}
+	return 0, 0
+}
+
+// knownSeqs calls fn, in order, for each of the ascending uids that the
+// client knows of, with its sequence number: a search's hits, which are
+// few, without resolving the whole mailbox.
+func (s *session) knownSeqs(sel *selection, uids []uint32, fn func(uid, seq uint32)) {
+	a := s.acct
+	a.fillView(sel.view)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, maxUID := lastKnown(sel)
+	for _, uid := range uids {
+		if uid > maxUID {
+			return
+		}
+		if i, ok := sel.view.index(uid); ok {
+			if seq := sel.tracker.EncodeSeqNum(uint32(i) + 1); seq != 0 {
+				fn(uid, seq)
+			}
+		}
+	}
 }
 
 // staticRange replaces "*" (0) by max; a range is unordered (RFC 3501 9).
