@@ -2,6 +2,7 @@ package imapsrv
 
 import (
 	"slices"
+	"sort"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -158,11 +159,20 @@ func (s *session) knownSeqs(sel *selection, uids []uint32, fn func(uid, seq uint
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	_, maxUID := lastKnown(sel)
+	v := sel.view.uids
+	i := 0 // v[:i] are below the next uid
 	for _, uid := range uids {
 		if uid > maxUID {
 			return
 		}
-		if i, ok := sel.view.index(uid); ok {
+		if i < len(v) && v[i] < uid {
+			// Hits are often next to each other: look one ahead
+			// before searching the rest.
+			if i++; i < len(v) && v[i] < uid {
+				i += sort.Search(len(v)-i, func(j int) bool { return v[i+j] >= uid })
+			}
+		}
+		if i < len(v) && v[i] == uid {
 			if seq := sel.tracker.EncodeSeqNum(uint32(i) + 1); seq != 0 {
 				fn(uid, seq)
 			}

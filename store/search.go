@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,6 +106,14 @@ type uidEntry struct {
 // keeps a narrow search of a large mailbox from decoding and holding
 // every entry.
 func loadEntries(tx *bolt.Tx, mailboxID uint64, keep []*bitset) ([]uidEntry, uint32, error) {
+	if ids := fewCandidates(keep); ids != nil {
+		return candidateEntries(tx, mailboxID, ids)
+	}
+	return walkEntries(tx, mailboxID, keep)
+}
+
+// walkEntries is loadEntries by a walk of all the mailbox's entries.
+func walkEntries(tx *bolt.Tx, mailboxID uint64, keep []*bitset) ([]uidEntry, uint32, error) {
 	prefix := u64key(mailboxID)
 	var (
 		out    []uidEntry
@@ -126,6 +137,86 @@ outer:
 			return nil, 0, err
 		}
 		out = append(out, uidEntry{uid: uid, e: e})
+	}
+	return out, maxUID, nil
+}
+
+// maxCandidates is how many messages the index may leave for a search to
+// look them up one by one, through their records, instead of walking
+// the mailbox's entries: a lookup costs a few times a step of the walk,
+// and a walk of 100,000 entries took 30 ms.
+const maxCandidates = 2048
+
+// fewCandidates returns, in order, the messages in every set of keep, if
+// there are no more than maxCandidates; nil otherwise.
+func fewCandidates(keep []*bitset) []uint64 {
+	if len(keep) == 0 {
+		return nil
+	}
+	var ids []uint64
+	for i, w := range keep[0].w {
+		for _, o := range keep[1:] {
+			if i < len(o.w) {
+				w &= o.w[i]
+			} else {
+				w = 0
+			}
+		}
+		for ; w != 0; w &= w - 1 {
+			if len(ids) == maxCandidates {
+				return nil
+			}
+			ids = append(ids, uint64(i)*64+uint64(bits.TrailingZeros64(w)))
+		}
+	}
+	if ids == nil {
+		ids = []uint64{} // none: no walk needed either
+	}
+	return ids
+}
+
+// candidateEntries returns the entries of the mailbox's messages among
+// ids, in UID order, and the mailbox's largest UID.
+func candidateEntries(tx *bolt.Tx, mailboxID uint64, ids []uint64) ([]uidEntry, uint32, error) {
+	msgs, entries := tx.Bucket([]byte(bktMessages)), tx.Bucket([]byte(bktEntries))
+	var out []uidEntry
+	for _, id := range ids {
+		v := msgs.Get(u64key(id))
+		if v == nil {
+			continue // deleted; the index keeps stale IDs
+		}
+		rec, err := decodeMsg(v)
+		if err != nil {
+			return nil, 0, err
+		}
+		uid, ok := rec.memberOf(mailboxID)
+		if !ok {
+			continue
+		}
+		ev := entries.Get(entryKey(mailboxID, uid))
+		if ev == nil {
+			continue
+		}
+		e, err := decodeEntry(ev)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, uidEntry{uid: uid, e: e})
+	}
+	slices.SortFunc(out, func(a, b uidEntry) int { return cmp.Compare(a.uid, b.uid) })
+	var maxUID uint32
+	c := entries.Cursor()
+	prefix := u64key(mailboxID)
+	last := entryKey(mailboxID, 1<<32-1)
+	k, _ := c.Seek(last)
+	switch {
+	case k == nil:
+		k, _ = c.Last()
+	case string(k) != string(last):
+		k, _ = c.Prev()
+	}
+	if len(k) == 12 && string(k[:8]) == string(prefix) {
+		maxUID = binary.BigEndian.Uint32(k[8:])
 	}
 	return out, maxUID, nil
 }
