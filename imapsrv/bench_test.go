@@ -91,6 +91,14 @@ func BenchmarkSearchFrom(b *testing.B) {
 	e.run(b, c, func(int) string { return "SEARCH FROM tanaka" }, func(n int) bool { return n == 1 })
 }
 
+// BenchmarkSearchMessageID looks one message up by its Message-ID, as
+// clients do to find a copy they saved (and APPEND to Sent does).
+func BenchmarkSearchMessageID(b *testing.B) {
+	e, c := selected(b)
+	cmd := "UID SEARCH HEADER Message-ID <bench-" + strconv.Itoa(e.n/2) + "@example.com>"
+	e.run(b, c, func(int) string { return cmd }, func(n int) bool { return n == 1 })
+}
+
 func BenchmarkFetchBody100K(b *testing.B) {
 	e, c := selected(b)
 	b.SetBytes(100 << 10)
