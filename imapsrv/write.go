@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -250,6 +251,10 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	return w.WriteCopyData(copyData(dst.UIDValidity, src, dstUIDs))
 }
 
+// bigMessage is the size from which APPEND hands the memory it used back
+// to the system at once.
+const bigMessage = 16 << 20
+
 // errExpungedMeanwhile answers a COPY or MOVE whose messages another
 // session expunged after this one last heard of them (RFC 5530).
 var errExpungedMeanwhile = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("EXPUNGEISSUED"),
@@ -304,6 +309,11 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	uid, validity, err := s.store().Append(m.ID, raw, storableFlags(options.Flags), date)
 	if err != nil {
 		return nil, destError("append", err)
+	}
+	if len(raw) >= bigMessage {
+		// An idle daemon collects garbage rarely, and it would hold on
+		// to a few times the message's size for minutes.
+		go debug.FreeOSMemory()
 	}
 	return &imap.AppendData{UID: imap.UID(uid), UIDValidity: validity}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"github.com/mailbridge/mailbridge/crypto"
@@ -49,6 +50,10 @@ func (s *Syncer) pushLoop(ctx context.Context) error {
 		}
 	}
 }
+
+// bigMessage is the size from which an import hands the memory it used
+// back to the system at once.
+const bigMessage = 16 << 20
 
 // maxParallelImports bounds the imports in flight at once. Each is an
 // encryption and a round trip to the upstream; a client copying a
@@ -164,6 +169,11 @@ func (s *Syncer) push(ctx context.Context, op store.Op) (string, error) {
 		m, err := sess.Import(ctx, upstream.ImportRequest{
 			OpID: op.OpID, Raw: raw, MailboxIDs: op.MailboxIDs, Flags: op.Flags, Date: op.Date,
 		})
+		if len(raw) >= bigMessage {
+			// An idle daemon collects garbage rarely, and it would hold
+			// on to a few times the message's size for minutes.
+			go debug.FreeOSMemory()
+		}
 		return m.ID, err
 	case store.OpCreateMailbox:
 		m, err := sess.CreateMailbox(ctx, op.Name)
