@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -31,6 +31,12 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	refs := s.resolve(sel, numSet)
 	if len(refs) == 0 {
 		return nil
+	}
+	if setsSeen(options) && len(options.BinarySection) > 0 {
+		// A BINARY that will be refused must not mark anything \Seen.
+		if err := s.checkBinary(refs, options); err != nil {
+			return err
+		}
 	}
 	seenNow, err := s.markSeen(sel, refs, options)
 	if err != nil {
@@ -86,17 +92,25 @@ type fetchChunk struct {
 // rest: from the second chunk on, the next is read on another goroutine
 // while the last is written.
 func (s *session) fetchChunks(refs []msgRef, needParsed bool) iter.Seq[fetchChunk] {
-	load := func(refs []msgRef) fetchChunk {
-		c := fetchChunk{refs: refs}
+	// The store, not the session: the session may close meanwhile.
+	st := s.store()
+	load := func(refs []msgRef) (c fetchChunk) {
+		c.refs = refs
 		if !needParsed {
 			return c
 		}
+		defer func() {
+			// On the second goroutine nothing else would recover it.
+			if v := recover(); v != nil {
+				c.err = fmt.Errorf("fetch: reading metadata panicked: %v", v)
+			}
+		}()
 		c.parsed = make(map[uint64]*store.Parsed, len(refs))
 		ids := make([]uint64, 0, len(refs))
 		for _, r := range refs {
 			ids = append(ids, r.msgID)
 		}
-		c.err = s.store().ParsedMany(ids, func(id uint64, p *store.Parsed) error {
+		c.err = st.ParsedMany(ids, func(id uint64, p *store.Parsed) error {
 			c.parsed[id] = p
 			return nil
 		})
@@ -120,10 +134,17 @@ func (s *session) fetchChunks(refs []msgRef, needParsed bool) iter.Seq[fetchChun
 		}
 		next := make(chan fetchChunk, 1)
 		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		defer wg.Wait() // no read outlives the FETCH
 		defer close(stop)
-		go func() {
+		wg.Go(func() {
 			defer close(next)
 			for len(refs) > 0 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
 				chunk := refs[:min(chunkSize, len(refs))]
 				refs = refs[len(chunk):]
 				select {
@@ -132,7 +153,7 @@ func (s *session) fetchChunks(refs []msgRef, needParsed bool) iter.Seq[fetchChun
 					return
 				}
 			}
-		}()
+		})
 		for c := range next {
 			if !yield(c) || c.err != nil {
 				return
@@ -382,25 +403,29 @@ func emptyTextPart() *imap.BodyStructureSinglePart {
 	}
 }
 
+// checkBinary is checkDecodable for every message and section of a FETCH.
+func (s *session) checkBinary(refs []msgRef, options *imap.FetchOptions) error {
+	ids := make([]uint64, 0, len(refs))
+	for _, r := range refs {
+		if r.msgID != 0 {
+			ids = append(ids, r.msgID)
+		}
+	}
+	return s.store().ParsedMany(ids, func(_ uint64, p *store.Parsed) error {
+		for _, section := range options.BinarySection {
+			if err := checkDecodable(p.BodyStructure, section.Part); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // checkDecodable refuses BINARY for a part whose content transfer
 // encoding the server cannot undo, as RFC 3516 4.3 asks, rather than
 // answer with an empty literal.
 func checkDecodable(bs imap.BodyStructure, part []int) error {
-	if bs == nil {
-		return nil
-	}
-	var target *imap.BodyStructureSinglePart
-	if sp, ok := bs.(*imap.BodyStructureSinglePart); ok && (len(part) == 0 || slices.Equal(part, []int{1})) {
-		target = sp // a message that is not multipart is its part 1
-	} else {
-		bs.Walk(func(path []int, p imap.BodyStructure) bool {
-			if slices.Equal(path, part) {
-				target, _ = p.(*imap.BodyStructureSinglePart)
-				return false
-			}
-			return true
-		})
-	}
+	target, _ := findPart(bs, part).(*imap.BodyStructureSinglePart)
 	if target == nil {
 		return nil
 	}
@@ -410,4 +435,40 @@ func checkDecodable(bs imap.BodyStructure, part []int) error {
 	}
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnknownCTE,
 		Text: fmt.Sprintf("Cannot decode content transfer encoding %q; fetch BODY[] instead", target.Encoding)}
+}
+
+// findPart returns the part a section's part numbers name (RFC 9051
+// 6.4.5), nil if there is none. go-imap's Walk does not enter attached
+// messages, whose parts continue the numbering: 2.1 is the body of the
+// message attached as part 2, or the first part of that body.
+func findPart(bs imap.BodyStructure, part []int) imap.BodyStructure {
+	for _, n := range part {
+		switch b := bs.(type) {
+		case *imap.BodyStructureMultiPart:
+			if n < 1 || n > len(b.Children) {
+				return nil
+			}
+			bs = b.Children[n-1]
+		case *imap.BodyStructureSinglePart:
+			inner := b.MessageRFC822
+			switch {
+			case inner != nil && inner.BodyStructure != nil:
+				if mp, ok := inner.BodyStructure.(*imap.BodyStructureMultiPart); ok {
+					if n < 1 || n > len(mp.Children) {
+						return nil
+					}
+					bs = mp.Children[n-1]
+				} else if n == 1 {
+					bs = inner.BodyStructure
+				} else {
+					return nil
+				}
+			case n != 1:
+				return nil // a part that is not multipart is its own part 1
+			}
+		default:
+			return nil
+		}
+	}
+	return bs
 }

@@ -1,12 +1,15 @@
 package imapsrv
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/mailbridge/mailbridge/store"
 	"github.com/mailbridge/mailbridge/upstream"
 )
 
@@ -169,5 +172,56 @@ func TestFlagSyncLinesAsGoImapWritesThem(t *testing.T) {
 	}
 	if !atomFlags([]imap.Flag{`\Seen`, "$Label1", "Junk"}) || atomFlags([]imap.Flag{"a]b"}) || atomFlags([]imap.Flag{"ü"}) || atomFlags([]imap.Flag{`\`}) {
 		t.Error("atomFlags")
+	}
+}
+
+// BINARY looks into attached messages, whose parts continue the
+// numbering (2.1 is the attached message's body); go-imap's Walk does
+// not, and an undecodable part there went out as an empty literal.
+func TestBinaryUnknownEncodingInAttachedMessage(t *testing.T) {
+	f := newFixture(t)
+	f.addMessage("m9", 0, "Subject: fwd\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nsee attached\n"+
+		"--b\nContent-Type: message/rfc822\n\nSubject: inner\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n--b--\n", upstream.Inbox)
+	c := f.login()
+	c.C("a1 SELECT INBOX")
+	c.OK("a1")
+	c.C("a2 FETCH 4 BINARY.PEEK[2.1]")
+	c.NO("a2")
+	c.checkCode(t, "UNKNOWN-CTE")
+	c.C("a3 FETCH 4 (BINARY.PEEK[1] BINARY.SIZE[2])")
+	c.OK("a3")
+	// A refused BINARY that is not a peek marks nothing \Seen.
+	c.C("a4 FETCH 4 BINARY[2.1]")
+	c.NO("a4")
+	c.C("a5 FETCH 4 FLAGS")
+	has(t, c.OK("a5"), `* 4 FETCH (FLAGS ())`)
+}
+
+// A FETCH that ends early (here NO [UNKNOWN-CTE] in its second chunk)
+// stops the goroutine reading ahead before it returns: the read-ahead
+// used the session, which a LOGOUT right after it closed, and crashed
+// the daemon.
+func TestFetchReadAheadEndsWithTheFetch(t *testing.T) {
+	f := newFixture(t)
+	var in []store.Incoming
+	for i := range 2000 {
+		body := fmt.Sprintf("Subject: n%d\r\n\r\nbody %d\r\n", i, i)
+		if i == 253 { // sequence number 257, the first of the second chunk
+			body = "Subject: odd\r\nContent-Transfer-Encoding: x-foo\r\n\r\nbody\r\n"
+		}
+		in = append(in, store.Incoming{
+			Meta: upstream.MessageMeta{ID: fmt.Sprintf("r%d", i), MailboxIDs: []string{upstream.Inbox},
+				Date: time.Date(2024, 3, 10, 12, 0, 0, 0, time.UTC), Size: int64(len(body))},
+			Body: []byte(body),
+		})
+	}
+	f.apply(store.Changes{Messages: in})
+	for range 50 {
+		c := f.login()
+		c.C("a1 SELECT INBOX")
+		c.OK("a1")
+		c.write("a2 FETCH 1:* (BINARY.PEEK[1])\r\na3 LOGOUT\r\n")
+		c.NO("a2")
+		c.Tagged("a3")
 	}
 }

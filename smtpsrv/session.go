@@ -8,6 +8,8 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -224,31 +226,30 @@ func hasAddress(addrs []string, addr string) bool {
 }
 
 // validMailbox reports whether addr is a mailbox RFC 5321 (with SMTPUTF8's
-// UTF-8) can carry: a local part and a domain, no controls or spaces
-// outside a quoted local part. go-smtp hands over whatever stood between
-// the angle brackets, NUL bytes included.
+// UTF-8) can carry: a local part and a domain, valid UTF-8, no control
+// characters. go-smtp has parsed the path, taking the quotes off a quoted
+// local part ("john doe"@ arrives as john doe@), but it hands over any
+// byte, NUL included.
 func validMailbox(addr string) bool {
+	if !utf8.ValidString(addr) || strings.ContainsFunc(addr, unicode.IsControl) {
+		return false
+	}
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 || at > 64 || len(addr)-at-1 > 255 {
 		return false
 	}
-	local, domain := addr[:at], addr[at+1:]
-	quoted := len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"'
-	for i := 0; i < len(local); i++ {
-		c := local[i]
-		if c < 0x20 || c == 0x7f || c == ' ' && !quoted {
-			return false
-		}
-	}
+	domain := addr[at+1:]
 	if strings.HasPrefix(domain, "[") && strings.HasSuffix(domain, "]") {
-		return !strings.ContainsFunc(domain, func(r rune) bool { return r < 0x21 || r == 0x7f })
+		return len(domain) > 2 && !strings.ContainsRune(domain, ' ')
 	}
 	for label := range strings.SplitSeq(domain, ".") {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
 		for _, r := range label {
-			if r < 0x80 && !(r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			// Underscores are no part of a host name, but mail does
+			// reach such domains.
+			if r < 0x80 && !(r == '-' || r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
 				return false
 			}
 		}

@@ -373,3 +373,20 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// Recipients as real clients write them pass the address check, quoted
+// local parts included (go-smtp hands them over without their quotes),
+// and a NUL in one does not.
+func TestRecipientAddressesOverTheWire(t *testing.T) {
+	h := newHarness(t, 0)
+	c := dialAuthed(t, h)
+	c.ok(250, "MAIL FROM:<"+aliceAddr+">")
+	for _, rcpt := range []string{`"john doe"@example.com`, `"a\ b"@example.com`, "bob+tag@example.com", "Bob@EXAMPLE.COM", "root@[IPv6:::1]"} {
+		if code, msg := c.cmd("RCPT TO:<" + rcpt + ">"); code != 250 {
+			t.Errorf("RCPT TO:<%s>: %d %q, want 250", rcpt, code, msg)
+		}
+	}
+	if code, _ := c.cmd("RCPT TO:<a@b\x00c.test>"); code != 501 {
+		t.Errorf("RCPT with a NUL: %d, want 501", code)
+	}
+}

@@ -154,7 +154,7 @@ func (s *Store) RenameMailbox(oldName, newName string) error {
 			return err
 		}
 		old := mb.Name
-		if strings.HasPrefix(newName, old+"/") {
+		if strings.HasPrefix(strings.ToLower(newName), strings.ToLower(old)+"/") {
 			return fmt.Errorf("%w: cannot rename %q into itself", ErrNotAllowed, old)
 		}
 		moving := []*Mailbox{mb}

@@ -370,4 +370,7 @@ func TestMailboxNamesTakenWhateverTheCase(t *testing.T) {
 	if err := s.RenameMailbox("PROJECTS", "PROJECTS"); !errors.Is(err, ErrExists) {
 		t.Errorf("rename onto itself: %v", err)
 	}
+	if err := s.RenameMailbox("PROJECTS", "projects/sub"); !errors.Is(err, ErrNotAllowed) {
+		t.Errorf("rename into itself, in another case: %v", err)
+	}
 }
