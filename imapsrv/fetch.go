@@ -302,15 +302,15 @@ func (s *session) writeMessage(w *imapserver.FetchWriter, sel *selection, m *fet
 		}
 	}
 	for _, section := range options.BinarySection {
-		data := imapserver.ExtractBinarySection(bytes.NewReader(m.raw), section)
+		data := binarySection(m.raw, m.parsed.BodyStructure, section)
 		if err := writeLiteral(mw.WriteBinarySection(section, int64(len(data))), data); err != nil {
 			mw.Close()
 			return err
 		}
 	}
 	for _, section := range options.BinarySectionSize {
-		n := imapserver.ExtractBinarySectionSize(bytes.NewReader(m.raw), section)
-		mw.WriteBinarySectionSize(section, n)
+		n := len(binaryPart(m.raw, m.parsed.BodyStructure, section.Part))
+		mw.WriteBinarySectionSize(section, uint32(min(n, 1<<32-1)))
 	}
 	return mw.Close()
 }

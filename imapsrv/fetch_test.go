@@ -225,3 +225,23 @@ func TestFetchReadAheadEndsWithTheFetch(t *testing.T) {
 		c.Tagged("a3")
 	}
 }
+
+// BINARY undoes the transfer encoding and nothing else: a Latin-1 part
+// keeps its octets (go-imap's extractor turned them into UTF-8, which the
+// part's header contradicts), and a part in a charset nobody knows is
+// still served.
+func TestBinaryKeepsTheCharset(t *testing.T) {
+	f := newFixture(t)
+	f.addMessage("m9", 0, "Subject: latin\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9\n", upstream.Inbox)
+	f.addMessage("m10", 0, "Subject: odd\nContent-Type: text/plain; charset=x-unknown\nContent-Transfer-Encoding: base64\n\nY2Fm\r\n6Q==\n", upstream.Inbox)
+	c := f.login()
+	c.C("a1 SELECT INBOX")
+	c.OK("a1")
+	c.C("a2 FETCH 4:5 (BINARY.PEEK[1] BINARY.SIZE[1])")
+	has(t, c.OK("a2"),
+		"* 4 FETCH (BINARY[1] ~"+literal("caf\xe9\r\n")+" BINARY.SIZE[1] 6)",
+		"* 5 FETCH (BINARY[1] ~"+literal("caf\xe9")+" BINARY.SIZE[1] 4)")
+	c.C("a3 FETCH 4 BINARY.PEEK[]")
+	has(t, c.OK("a3"), "* 4 FETCH (BINARY[] ~"+literal("Subject: latin\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"+
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf\xe9\r\n")+")")
+}

@@ -1,0 +1,77 @@
+package imapsrv
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// BINARY (RFC 3516) is a part with its content transfer encoding undone
+// and nothing else changed. go-imap's extractor goes through go-message,
+// which also converts text to UTF-8 from whatever charset it names, so a
+// Latin-1 part came back as other octets than its header says, and a part
+// in an unknown charset as nothing. These are cut from the message as
+// BODY[] is, and decoded here.
+
+// binarySection returns BINARY[part]<partial> of raw, whose structure is bs.
+func binarySection(raw []byte, bs imap.BodyStructure, item *imap.FetchItemBinarySection) []byte {
+	data := binaryPart(raw, bs, item.Part)
+	if p := item.Partial; p != nil {
+		if p.Offset >= int64(len(data)) {
+			return nil
+		}
+		data = data[p.Offset:]
+		if p.Size < int64(len(data)) {
+			data = data[:p.Size]
+		}
+	}
+	return data
+}
+
+// binaryPart is the decoded part, or for no part the message: its header
+// as it is and its body decoded, unless it is multipart.
+func binaryPart(raw []byte, bs imap.BodyStructure, part []int) []byte {
+	if len(part) == 0 {
+		sp, ok := bs.(*imap.BodyStructureSinglePart)
+		if !ok {
+			return raw
+		}
+		header := bodySection(raw, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader})
+		text := bodySection(raw, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText})
+		return append(bytes.Clone(header), decodeTransfer(text, sp.Encoding)...)
+	}
+	data := bodySection(raw, &imap.FetchItemBodySection{Part: part})
+	if sp, ok := findPart(bs, part).(*imap.BodyStructureSinglePart); ok && sp.MessageRFC822 == nil {
+		return decodeTransfer(data, sp.Encoding)
+	}
+	return data
+}
+
+// decodeTransfer undoes a content transfer encoding checkDecodable lets
+// through. Damaged data decodes as far as it can: a client asked for the
+// octets, and these are the ones there are.
+func decodeTransfer(data []byte, encoding string) []byte {
+	switch strings.ToLower(encoding) {
+	case "base64":
+		clean := make([]byte, 0, len(data))
+		for _, c := range data {
+			if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' {
+				clean = append(clean, c)
+			}
+		}
+		if len(clean)%4 == 1 {
+			clean = clean[:len(clean)-1] // a lone sextet holds no octet
+		}
+		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
+		n, _ := base64.RawStdEncoding.Decode(out, clean)
+		return out[:n]
+	case "quoted-printable":
+		out, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(data)))
+		return out
+	}
+	return data
+}
