@@ -3,10 +3,7 @@ package bridge_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"net/smtp"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,47 +12,19 @@ import (
 
 	"github.com/mailbridge/mailbridge/bridge"
 	"github.com/mailbridge/mailbridge/crypto"
+	"github.com/mailbridge/mailbridge/internal/smtpsend"
 	"github.com/mailbridge/mailbridge/upstream/mock"
 )
 
 // sendMail submits one message over the bridge's implicit-TLS SMTP port.
 func sendMail(t *testing.T, br *bridge.Bridge, info bridge.Info, to, subject string) {
 	t.Helper()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(br.Cert().PEM())
-	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", info.SMTPS.Port), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := smtp.NewClient(conn, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	a := info.Accounts[0]
-	if err := c.Auth(smtp.PlainAuth("", a.Username, a.Password, "127.0.0.1")); err != nil {
-		t.Fatal(err)
-	}
 	msg := "From: " + a.Username + "\r\nTo: " + to + "\r\nSubject: " + subject +
 		"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody of " + subject + "\r\n"
-	if err := c.Mail(a.Username); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Rcpt(to); err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte(msg)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
+	addr := fmt.Sprintf("127.0.0.1:%d", info.SMTPS.Port)
+	if err := smtpsend.Send(addr, "127.0.0.1", br.Cert().PEM(), a.Username, a.Password, a.Username, []string{to}, []byte(msg)); err != nil {
 		t.Fatalf("send %q: %v", subject, err)
-	}
-	if err := c.Quit(); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -2,12 +2,9 @@ package main
 
 import (
 	"bufio"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"maps"
 	"net"
-	"net/smtp"
 	"os"
 	"os/exec"
 	"os/user"
@@ -20,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailbridge/mailbridge/internal/smtpsend"
 	"github.com/mailbridge/mailbridge/upstream"
 	"github.com/mailbridge/mailbridge/upstream/mock"
 )
@@ -677,41 +675,11 @@ func sendToSelf(t *testing.T, e *clientEnv, messageID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
 	addr := net.JoinHostPort(e.info.SMTPS.Host, strconv.Itoa(e.info.SMTPS.Port))
-	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := smtp.NewClient(conn, "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	user := e.info.Accounts[0].Username
 	msg := "From: " + user + "\r\nTo: " + user + "\r\nSubject: arrives during IDLE\r\nMessage-ID: " + messageID +
 		"\r\nDate: Sun, 1 Nov 2026 11:00:00 +0000\r\n\r\nNew mail while the client idles.\r\n"
-	if err := c.Auth(smtp.PlainAuth("", user, e.info.Accounts[0].Password, "localhost")); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Mail(user); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Rcpt(user); err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte(msg)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Quit(); err != nil {
+	if err := smtpsend.Send(addr, "localhost", pem, user, e.info.Accounts[0].Password, user, []string{user}, []byte(msg)); err != nil {
 		t.Fatal(err)
 	}
 }
