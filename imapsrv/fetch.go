@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"sync"
 
@@ -89,8 +90,8 @@ type fetchChunk struct {
 
 // fetchChunks cuts refs into chunks with their stored metadata. Reading
 // and decoding that is a third of an ENVELOPE fetch, and writing the
-// rest: from the second chunk on, the next is read on another goroutine
-// while the last is written.
+// rest: where there is more than one chunk, the next is read on another
+// goroutine while the last is written.
 func (s *session) fetchChunks(refs []msgRef, needParsed bool) iter.Seq[fetchChunk] {
 	// The store, not the session: the session may close meanwhile.
 	st := s.store()
@@ -117,15 +118,8 @@ func (s *session) fetchChunks(refs []msgRef, needParsed bool) iter.Seq[fetchChun
 		return c
 	}
 	return func(yield func(fetchChunk) bool) {
-		first := refs[:min(chunkSize, len(refs))]
-		refs = refs[len(first):]
-		if !yield(load(first)) || len(refs) == 0 {
-			return
-		}
-		if !needParsed {
-			for len(refs) > 0 {
-				chunk := refs[:min(chunkSize, len(refs))]
-				refs = refs[len(chunk):]
+		if !needParsed || len(refs) <= chunkSize {
+			for chunk := range slices.Chunk(refs, chunkSize) {
 				if !yield(load(chunk)) {
 					return
 				}
@@ -139,14 +133,12 @@ func (s *session) fetchChunks(refs []msgRef, needParsed bool) iter.Seq[fetchChun
 		defer close(stop)
 		wg.Go(func() {
 			defer close(next)
-			for len(refs) > 0 {
+			for chunk := range slices.Chunk(refs, chunkSize) {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				chunk := refs[:min(chunkSize, len(refs))]
-				refs = refs[len(chunk):]
 				select {
 				case next <- load(chunk):
 				case <-stop:

@@ -250,40 +250,36 @@ func (f *frontConn) command() error {
 		f.reply("* BYE Invalid tag\r\n")
 		return io.EOF
 	}
-	{
-		if handle := f.handler(name); handle != nil {
-			err := handle(tag, line, mark)
+	if handle := f.handler(name); handle != nil {
+		err := handle(tag, line, mark)
+		f.rearm()
+		return err
+	}
+	refuse := func(status, code, text string) error {
+		err := f.refuse(tag, status, code, text, mark)
+		f.rearm()
+		return err
+	}
+	switch {
+	case !mark.ok && inQuote(trimEOL(line)):
+		// A quoted string cannot hold CR or LF (RFC 9051 9), but
+		// go-imap's would read on into the lines that follow and take
+		// the next commands for part of this one.
+		return refuse("BAD", "CLIENTBUG", "Unterminated quoted string")
+	case len(line) > maxCommandLine:
+		// go-imap would fail part-way, answer SERVERBUG and take the
+		// rest of the line, which its reader already holds, for
+		// commands.
+		return refuse("BAD", "TOOBIG", "Command line too long")
+	case name == "APPEND":
+		if refused, err := f.checkAppendQuota(tag, line, mark); refused || err != nil {
 			f.rearm()
 			return err
 		}
-		if !mark.ok && inQuote(trimEOL(line)) {
-			// A quoted string cannot hold CR or LF (RFC 9051 9), but
-			// go-imap's would read on into the lines that follow and
-			// take the next commands for part of this one.
-			err := f.refuse(tag, "BAD", "CLIENTBUG", "Unterminated quoted string", mark)
-			f.rearm()
-			return err
-		}
-		if len(line) > maxCommandLine {
-			// go-imap would fail part-way, answer SERVERBUG and take the
-			// rest of the line, which its reader already holds, for
-			// commands.
-			err := f.refuse(tag, "BAD", "TOOBIG", "Command line too long", mark)
-			f.rearm()
-			return err
-		}
-		if name == "APPEND" {
-			if refused, err := f.checkAppendQuota(tag, line, mark); refused || err != nil {
-				f.rearm()
-				return err
-			}
-		} else if mark.ok && mark.size > maxBufferedLiteral {
-			// go-imap refuses such a literal, but its NO is lost where
-			// an atom may stand instead, and it reads on.
-			err := f.refuse(tag, "NO", "TOOBIG", "Literals are limited to 4096 bytes for this command", mark)
-			f.rearm()
-			return err
-		}
+	case mark.ok && mark.size > maxBufferedLiteral:
+		// go-imap refuses such a literal, but its NO is lost where an
+		// atom may stand instead, and it reads on.
+		return refuse("NO", "TOOBIG", "Literals are limited to 4096 bytes for this command")
 	}
 	f.mark, f.pass, f.state, f.name = mark, line, afterLine, name
 	rewrite := name == "CAPABILITY" || name == "LOGIN" || name == "AUTHENTICATE"

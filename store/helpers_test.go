@@ -175,3 +175,8 @@ func (r *recorder) count(kind ChangeKind, mailbox uint64) int {
 	}
 	return n
 }
+
+// CompleteOp is CompleteOps for one op.
+func (s *Store) CompleteOp(seq uint64, upstreamID string) error {
+	return s.CompleteOps([]Completed{{seq, upstreamID}})
+}

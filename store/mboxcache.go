@@ -37,9 +37,7 @@ func (c *mailboxCache) set(w *wtx) {
 	for _, id := range slices.Sorted(maps.Keys(w.mboxes)) {
 		all = append(all, *w.mboxes[id])
 	}
-	c.mu.Lock()
-	c.all, c.ok = all, true
-	c.mu.Unlock()
+	c.put(all)
 }
 
 // load fills the cache from the file; the caller holds the writer lock.
@@ -51,8 +49,12 @@ func (c *mailboxCache) load(tx *bolt.Tx, seal *sealer) error {
 	if err != nil {
 		return err
 	}
+	c.put(all)
+	return nil
+}
+
+func (c *mailboxCache) put(all []Mailbox) {
 	c.mu.Lock()
 	c.all, c.ok = all, true
 	c.mu.Unlock()
-	return nil
 }

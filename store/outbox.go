@@ -220,16 +220,11 @@ type Completed struct {
 	UpstreamID string
 }
 
-// CompleteOp removes a done op. For OpImport, upstreamID binds the local
-// message to the upstream message; for OpCreateMailbox it binds the label
-// ID. It is idempotent: completing an op that is gone (its echo already
-// completed it) is not an error.
-func (s *Store) CompleteOp(seq uint64, upstreamID string) error {
-	return s.CompleteOps([]Completed{{seq, upstreamID}})
-}
-
-// CompleteOps is CompleteOp for several ops in one transaction, so that
-// a pusher pays one sync of the file per batch rather than per op.
+// CompleteOps removes done ops, in one transaction, so that a pusher
+// pays one sync of the file per batch rather than per op. For OpImport,
+// the upstream ID binds the local message to the upstream message; for
+// OpCreateMailbox it binds the label ID. It is idempotent: completing an
+// op that is gone (its echo already completed it) is not an error.
 func (s *Store) CompleteOps(done []Completed) error {
 	if len(done) == 0 {
 		return nil
