@@ -183,13 +183,12 @@ func (w *wtx) applyEchoes(c Changes) error {
 		}
 	}
 	for _, opID := range ids {
-		v := w.opIDs.Get([]byte(opID))
-		if len(v) != 8 {
+		seq, ok := w.s.opSeq(w.opIDs, opID)
+		if !ok {
 			continue
 		}
-		seq := decodeU64(v)
 		op, err := w.getOp(seq)
-		if err != nil || op == nil {
+		if err != nil || op == nil || op.OpID != opID {
 			if err != nil {
 				return err
 			}

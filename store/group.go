@@ -125,6 +125,11 @@ func (s *Store) commitGroup(group []*write) error {
 	}
 	s.committed.set(w)
 	s.addWords(w.newWords)
+	if len(w.deferred) > 0 {
+		// Before the watchers hear of the messages, whose parsed form
+		// readers find in the queue until it is written.
+		s.queueIndex(w.deferred)
+	}
 	if w.opsAdded {
 		select {
 		case s.outboxSig <- struct{}{}:

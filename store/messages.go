@@ -83,7 +83,6 @@ func (s *Store) Body(msgID uint64) ([]byte, error) {
 // UIDVALIDITY for APPENDUID.
 func (s *Store) Append(mailboxID uint64, raw []byte, flags []string, date time.Time) (uid, uidValidity uint32, err error) {
 	a := s.Analyze(raw) // outside the write lock
-	var msgID uint64
 	err = s.update(func(w *wtx) error {
 		mb, err := w.mailbox(mailboxID)
 		if err != nil {
@@ -104,7 +103,6 @@ func (s *Store) Append(mailboxID uint64, raw []byte, flags []string, date time.T
 		if err != nil {
 			return fmt.Errorf("store: message id: %w", err)
 		}
-		msgID = id
 		rec := &msgRec{flags: fs.up, date: date.Unix(), size: int64(len(raw)), keywords: kw}
 		k := u64key(id)
 		if err := w.bodies.Put(k, w.s.seal.seal(bktBodies, k, raw)); err != nil {
@@ -130,6 +128,5 @@ func (s *Store) Append(mailboxID uint64, raw []byte, flags []string, date time.T
 	if err != nil {
 		return 0, 0, err
 	}
-	s.queueIndex(msgID, a)
 	return uid, uidValidity, nil
 }

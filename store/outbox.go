@@ -1,11 +1,11 @@
 package store
 
 import (
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -58,10 +58,28 @@ func refKey(kind byte, local uint64) []byte {
 func msgRef(id uint64, rec *msgRec) ref { return ref{L: id, U: rec.upstreamID} }
 func mboxRef(mb *Mailbox) ref           { return ref{L: mb.ID, U: mb.UpstreamID} }
 
-func newOpID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (Go 1.24+)
-	return hex.EncodeToString(b[:])
+// An op's ID is the file's op prefix followed by its outbox seq, both in
+// hex, so that the echo of an op finds it without an index of its own:
+// one B+tree fewer to rewrite in every write that queues an op. The
+// prefix is random per file, so a rebuilt cache never reuses the ID of
+// an op the upstream has seen. Ops queued before version 4 have random
+// IDs and are found through bktOpIDs.
+func (w *wtx) opID(seq uint64) string {
+	return w.s.opPrefix + fmt.Sprintf("%016x", seq)
+}
+
+// opSeq finds the seq that an op with ID opID would have, given the
+// file's bktOpIDs; the caller checks that the op there has that ID.
+func (s *Store) opSeq(opIDs *bolt.Bucket, opID string) (uint64, bool) {
+	if rest, ok := strings.CutPrefix(opID, s.opPrefix); ok && len(rest) == 16 {
+		seq, err := strconv.ParseUint(rest, 16, 64)
+		return seq, err == nil
+	}
+	v := opIDs.Get([]byte(opID))
+	if len(v) != 8 {
+		return 0, false
+	}
+	return decodeU64(v), true
 }
 
 // addOp queues op in this transaction.
@@ -70,12 +88,9 @@ func (w *wtx) addOp(op *opRec) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: outbox seq: %w", err)
 	}
-	op.OpID = newOpID()
+	op.OpID = w.opID(seq)
 	if err := w.putOp(seq, op); err != nil {
 		return 0, err
-	}
-	if err := w.opIDs.Put([]byte(op.OpID), u64key(seq)); err != nil {
-		return 0, fmt.Errorf("store: write op index: %w", err)
 	}
 	for _, id := range op.localMessages() {
 		if err := w.addPending(id, 1); err != nil {
@@ -160,8 +175,10 @@ func (w *wtx) removeOp(seq uint64, op *opRec) error {
 	if err := w.outbox.Delete(u64key(seq)); err != nil {
 		return fmt.Errorf("store: delete op: %w", err)
 	}
-	if err := w.opIDs.Delete([]byte(op.OpID)); err != nil {
-		return fmt.Errorf("store: delete op index: %w", err)
+	if !strings.HasPrefix(op.OpID, w.s.opPrefix) {
+		if err := w.opIDs.Delete([]byte(op.OpID)); err != nil {
+			return fmt.Errorf("store: delete op index: %w", err)
+		}
 	}
 	for _, id := range op.localMessages() {
 		if err := w.addPending(id, -1); err != nil {

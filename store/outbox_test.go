@@ -2,11 +2,14 @@ package store
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/mailbridge/mailbridge/upstream"
 )
@@ -342,5 +345,74 @@ func TestImportDoneUpstreamThenDeletedHere(t *testing.T) {
 	must(t, s.CompleteOp(imp.Seq, "U1"))
 	if ops = pending(t, s); len(ops) != 1 || ops[0].Kind != OpDelete || len(ops[0].MessageIDs) != 1 || ops[0].MessageIDs[0] != "U1" {
 		t.Fatalf("after the import: %+v", ops)
+	}
+}
+
+// Op IDs name their seq under a per-file prefix; ops queued before that
+// (version 3 files) keep their random IDs and are found through bktOpIDs.
+func TestOpIDsNameTheirSeq(t *testing.T) {
+	s, path := seeded(t)
+	inbox := box(t, s, "INBOX")
+	_, _, err := s.Append(inbox.ID, []byte("Subject: message new\r\n\r\n"), nil, time.Time{})
+	must(t, err)
+	_, _, err = s.Append(inbox.ID, []byte("Subject: message old\r\n\r\n"), nil, time.Time{})
+	must(t, err)
+	ops := pending(t, s)
+	if len(ops) != 2 || ops[0].OpID == ops[1].OpID || len(ops[0].OpID) != 32 {
+		t.Fatalf("op IDs = %q, %q", ops[0].OpID, ops[1].OpID)
+	}
+
+	// The second import becomes one queued before version 4.
+	const legacy = "0123456789abcdef0123456789abcdef"
+	must(t, s.db.Update(func(tx *bolt.Tx) error {
+		k := u64key(ops[1].Seq)
+		op, err := decodeOp(s.seal, k, tx.Bucket([]byte(bktOutbox)).Get(k))
+		if err != nil {
+			return err
+		}
+		op.OpID = legacy
+		plain, _ := json.Marshal(op)
+		if err := tx.Bucket([]byte(bktOutbox)).Put(k, s.seal.seal(bktOutbox, k, plain)); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte(bktOpIDs)).Put([]byte(legacy), k)
+	}))
+	for _, id := range []string{ops[0].OpID, legacy} {
+		if own, err := s.IsOwnImport(id); err != nil || !own {
+			t.Fatalf("IsOwnImport(%s) = %v, %v", id, own, err)
+		}
+	}
+	// Our prefix with the seq of no op, or of an op with another ID.
+	for _, id := range []string{s.opPrefix + "00000000000000ff", s.opPrefix + fmt.Sprintf("%016x", ops[1].Seq), s.opPrefix + "zz"} {
+		if own, _ := s.IsOwnImport(id); own {
+			t.Fatalf("IsOwnImport(%s) = true", id)
+		}
+	}
+
+	echoes := []Incoming{
+		{Meta: upstream.MessageMeta{ID: "up1", MailboxIDs: []string{"inbox"}}, OpID: ops[0].OpID},
+		{Meta: upstream.MessageMeta{ID: "up2", MailboxIDs: []string{"inbox"}}, OpID: legacy},
+	}
+	must(t, s.Apply(Changes{Messages: echoes, OpIDs: []string{ops[0].OpID, legacy}}))
+	wantBodies(t, s, "INBOX", "new", "old")
+	if n, _ := s.OutboxLen(); n != 0 {
+		t.Fatalf("OutboxLen = %d after the echoes", n)
+	}
+	must(t, s.db.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket([]byte(bktOpIDs)).Stats().KeyN; n != 0 {
+			t.Errorf("bktOpIDs holds %d keys", n)
+		}
+		return nil
+	}))
+
+	// Another file, another prefix: a rebuilt cache never reuses an ID.
+	other, _ := seeded(t)
+	if other.opPrefix == s.opPrefix || len(s.opPrefix) != 16 {
+		t.Fatalf("op prefixes %q and %q", s.opPrefix, other.opPrefix)
+	}
+	prefix := s.opPrefix
+	must(t, s.Close())
+	if s = reopen(t, path); s.opPrefix != prefix {
+		t.Fatalf("op prefix %q after reopening, was %q", s.opPrefix, prefix)
 	}
 }

@@ -10,19 +10,20 @@ import bolt "go.etcd.io/bbolt"
 func (s *Store) IsOwnImport(opID string) (bool, error) {
 	var own bool
 	err := s.view(func(tx *bolt.Tx) error {
-		seq := tx.Bucket([]byte(bktOpIDs)).Get([]byte(opID))
-		if len(seq) != 8 {
+		seq, ok := s.opSeq(tx.Bucket([]byte(bktOpIDs)), opID)
+		if !ok {
 			return nil
 		}
-		v := tx.Bucket([]byte(bktOutbox)).Get(seq)
+		k := u64key(seq)
+		v := tx.Bucket([]byte(bktOutbox)).Get(k)
 		if v == nil {
 			return nil
 		}
-		op, err := decodeOp(s.seal, seq, v)
+		op, err := decodeOp(s.seal, k, v)
 		if err != nil {
 			return err
 		}
-		own = op.Kind == OpImport
+		own = op.Kind == OpImport && op.OpID == opID
 		return nil
 	})
 	return own, err

@@ -43,16 +43,7 @@ func (s *Store) ParsedMany(msgIDs []uint64, fn func(msgID uint64, p *Parsed) err
 }
 
 func (s *Store) parsedTx(tx *bolt.Tx, msgID uint64) (*Parsed, error) {
-	k := u64key(msgID)
-	v := tx.Bucket([]byte(bktParsed)).Get(k)
-	if v == nil {
-		a, err := s.analyzeStored(tx, msgID)
-		if err != nil {
-			return nil, err
-		}
-		return decodeStoredParsed(a.parsed)
-	}
-	plain, err := s.seal.open(bktParsed, k, v)
+	plain, err := s.parsedWireTx(tx, msgID)
 	if err != nil {
 		return nil, err
 	}
@@ -62,25 +53,34 @@ func (s *Store) parsedTx(tx *bolt.Tx, msgID uint64) (*Parsed, error) {
 // headerTx returns a message's header block, decoding nothing else of its
 // parsed form: what header searches need of a candidate.
 func (s *Store) headerTx(tx *bolt.Tx, msgID uint64) ([]byte, error) {
-	k := u64key(msgID)
-	v := tx.Bucket([]byte(bktParsed)).Get(k)
-	if v == nil {
-		p, err := s.parsedTx(tx, msgID)
-		if err != nil {
-			return nil, err
-		}
-		return p.Header, nil
-	}
-	plain, err := s.seal.open(bktParsed, k, v)
+	plain, err := s.parsedWireTx(tx, msgID)
 	if err != nil {
 		return nil, err
 	}
 	return storedHeader(plain)
 }
 
-// analyzeStored parses a cached body whose analysis is missing. Every
-// write stores the analysis with the body, and migration 2 added it to
-// older files, so this is a safety net, not a path in use.
+// parsedWireTx returns a message's parsed form as stored: from the file,
+// or for a message appended within the last moment, from the index
+// queue (deferIndex).
+func (s *Store) parsedWireTx(tx *bolt.Tx, msgID uint64) ([]byte, error) {
+	k := u64key(msgID)
+	if v := tx.Bucket([]byte(bktParsed)).Get(k); v != nil {
+		return s.seal.open(bktParsed, k, v)
+	}
+	if plain := s.queuedParsed(msgID); plain != nil {
+		return plain, nil
+	}
+	a, err := s.analyzeStored(tx, msgID)
+	if err != nil {
+		return nil, err
+	}
+	return a.parsed, nil
+}
+
+// analyzeStored parses a cached body whose analysis is missing: an
+// appended message read between its commit and its index batch's, by a
+// transaction that began before the latter, or after that batch failed.
 func (s *Store) analyzeStored(tx *bolt.Tx, msgID uint64) (*Analysis, error) {
 	body, err := s.bodyTx(tx, msgID)
 	if err != nil {

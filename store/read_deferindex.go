@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -31,40 +32,58 @@ type indexQueue struct {
 
 	mu      sync.Mutex
 	pending map[uint64]*Analysis
+	writing map[uint64]*Analysis // the batch being written
 	timer   *time.Timer
 	closed  bool
 }
 
-// deferIndex stores what Append needs at once of an analysis, the parsed
-// form, and marks the message for indexing; the caller queues it with
-// queueIndex after the commit.
+// deferIndex marks the message for indexing, and its analysis is queued
+// for the next batch once the transaction is committed. Its parsed form
+// is written with the terms, not now: the parsed records are a B+tree of
+// their own, three pages an APPEND would rewrite, and until the batch is
+// written readers take the parsed form from the queue (queuedParsed).
 func (w *wtx) deferIndex(id uint64, a *Analysis) error {
-	k := u64key(id)
-	if err := w.parsed.Put(k, w.s.seal.seal(bktParsed, k, a.parsed)); err != nil {
-		return fmt.Errorf("store: write parsed message: %w", err)
-	}
 	b, err := w.tx.CreateBucketIfNotExists([]byte(bktUnindexed))
 	if err != nil {
 		return fmt.Errorf("store: unindexed bucket: %w", err)
 	}
-	if err := b.Put(k, []byte{}); err != nil {
+	if err := b.Put(u64key(id), []byte{}); err != nil {
 		return fmt.Errorf("store: mark unindexed: %w", err)
+	}
+	if w.deferred == nil {
+		w.deferred = make(map[uint64]*Analysis)
+	}
+	w.deferred[id] = a
+	return nil
+}
+
+// queuedParsed returns the parsed form of an appended message whose
+// batch is not written yet, or nil.
+func (s *Store) queuedParsed(id uint64) []byte {
+	q := &s.idxq
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if a := q.pending[id]; a != nil {
+		return a.parsed
+	}
+	if a := q.writing[id]; a != nil {
+		return a.parsed
 	}
 	return nil
 }
 
-// queueIndex adds a committed append to the next batch.
-func (s *Store) queueIndex(id uint64, a *Analysis) {
+// queueIndex adds committed appends to the next batch.
+func (s *Store) queueIndex(as map[uint64]*Analysis) {
 	q := &s.idxq
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
-		return // Open indexes it from its marker
+		return // Open indexes them from their markers
 	}
 	if q.pending == nil {
 		q.pending = make(map[uint64]*Analysis)
 	}
-	q.pending[id] = a
+	maps.Copy(q.pending, as)
 	if q.timer == nil {
 		q.timer = time.AfterFunc(indexDelay, func() {
 			if err := s.IndexAppended(); err != nil {
@@ -83,6 +102,7 @@ func (s *Store) IndexAppended() error {
 	q.mu.Lock()
 	batch := q.pending
 	q.pending = nil
+	q.writing = batch
 	if q.timer != nil {
 		q.timer.Stop()
 		q.timer = nil
@@ -91,7 +111,23 @@ func (s *Store) IndexAppended() error {
 	if len(batch) == 0 {
 		return nil
 	}
-	return s.update(func(w *wtx) error { return w.indexMarked(batch) })
+	err := s.update(func(w *wtx) error { return w.indexMarked(batch) })
+	q.mu.Lock()
+	q.writing = nil
+	if err != nil {
+		// Their markers stay; the next batch tries again.
+		if q.pending == nil {
+			q.pending = batch
+		} else {
+			for id, a := range batch {
+				if q.pending[id] == nil {
+					q.pending[id] = a
+				}
+			}
+		}
+	}
+	q.mu.Unlock()
+	return err
 }
 
 // indexMarked writes the terms of the marked messages of batch and clears

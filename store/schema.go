@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,7 +21,7 @@ const (
 	bktEntries   = "entries"   // mailbox ID u64 + UID u32 -> entryRec
 	bktKeywords  = "keywords"  // keyword ID u32 -> sealed keyword name
 	bktOutbox    = "outbox"    // seq u64 -> sealed JSON opRec
-	bktOpIDs     = "opids"     // OpID -> seq u64 of a queued op
+	bktOpIDs     = "opids"     // OpID -> seq u64 of an op queued before version 4
 	bktRefs      = "refs"      // kind byte + local ID u64 -> 'p' seq u64 (create/import queued) or 'b' upstream ID (bound)
 	bktPending   = "pending"   // message ID u64 -> u32 number of queued ops that touch the message
 
@@ -36,6 +38,7 @@ var (
 	keyCheck       = []byte("check")
 	keyCursor      = []byte("cursor")
 	keyUIDValidity = []byte("uidvalidity")
+	keyOpPrefix    = []byte("opprefix") // 8 random bytes: see wtx.opID
 )
 
 // checkValue is sealed into bktMeta when the file is created, so that a
@@ -55,7 +58,21 @@ func migrations() []migration {
 		{version: 1, up: migrateV1},
 		{version: 2, up: migrateV2},
 		{version: 3, up: migrateV3},
+		{version: 4, up: migrateV4},
 	}
+}
+
+// migrateV4 gives the file its op prefix. From now on an op's ID names
+// its seq, and bktOpIDs only holds the ops queued before. Older programs
+// would not find the new ops' echoes, so the version keeps them out.
+func migrateV4(w *wtx) error {
+	meta := w.tx.Bucket([]byte(bktMeta))
+	if meta.Get(keyOpPrefix) != nil {
+		return nil
+	}
+	p := make([]byte, 8)
+	_, _ = rand.Read(p) // never fails (Go 1.24+)
+	return meta.Put(keyOpPrefix, p)
 }
 
 // migrateV3 adds the per-field terms (FROM, TO, CC, BCC, SUBJECT) of every
@@ -161,6 +178,11 @@ func (s *Store) initSchema(tx *bolt.Tx) error {
 		version = m.version
 		s.log.Info("cache schema upgraded", "version", version)
 	}
+	p := meta.Get(keyOpPrefix)
+	if len(p) != 8 {
+		return fmt.Errorf("store: op prefix missing")
+	}
+	s.opPrefix = hex.EncodeToString(p)
 	return nil
 }
 

@@ -42,6 +42,8 @@ type Store struct {
 	log       *slog.Logger
 	vocab     vocabulary
 	uidFloor  uint32
+	// opPrefix begins the ID of every op this file queues (wtx.opID).
+	opPrefix string
 
 	// wmu serialises write transactions together with the notification
 	// of their changes, so that watchers see changes in commit order.

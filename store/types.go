@@ -115,7 +115,7 @@ func (k OpKind) String() string {
 // upstream ID.
 type Op struct {
 	Seq        uint64 // order
-	OpID       string // random, unique: the idempotency key sent upstream
+	OpID       string // unique for ever: the idempotency key sent upstream
 	Kind       OpKind
 	MessageIDs []string        // OpUpdate, OpDelete: upstream message IDs
 	Update     upstream.Update // OpUpdate: label IDs resolved to upstream IDs; OpID filled

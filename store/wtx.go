@@ -33,6 +33,10 @@ type wtx struct {
 	analyses []*Analysis        // what wordRefs point into
 	newWords []string           // words added to the vocabulary, for the cache
 
+	// Appended messages whose analysis waits for the next index batch
+	// (deferIndex); queued once the transaction is committed.
+	deferred map[uint64]*Analysis
+
 	// Sealed values of this transaction (sealValue).
 	slab      []byte
 	slabsUsed [][]byte
