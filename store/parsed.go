@@ -79,8 +79,9 @@ func (s *Store) parsedWireTx(tx *bolt.Tx, msgID uint64) ([]byte, error) {
 }
 
 // analyzeStored parses a cached body whose analysis is missing: an
-// appended message read between its commit and its index batch's, by a
-// transaction that began before the latter, or after that batch failed.
+// appended message read by a transaction that began before its index
+// batch was committed but after the batch left the queue, or once Close
+// stopped the queue.
 func (s *Store) analyzeStored(tx *bolt.Tx, msgID uint64) (*Analysis, error) {
 	body, err := s.bodyTx(tx, msgID)
 	if err != nil {
