@@ -141,7 +141,7 @@ func plainAddresses(list string) []imap.Address {
 		// One bad address must not hide the good ones.
 		addrs = addrs[:0]
 		for _, part := range splitTop(list, ',') {
-			if a, err := p.Parse(part); err == nil {
+			if a := parseAddress(&p, part); a != nil {
 				addrs = append(addrs, a)
 			}
 		}
@@ -152,6 +152,71 @@ func plainAddresses(list string) []imap.Address {
 		out = append(out, imap.Address{Name: encodeWord(a.Name), Mailbox: box, Host: host})
 	}
 	return out
+}
+
+// parseAddress parses one address, with the comments net/mail cannot
+// take out of its way: RFC 5322 allows CFWS before and around every
+// token, net/mail only a comment at the end (which, with no display
+// name, names the address, as Dovecot and most clients take it).
+func parseAddress(p *mail.AddressParser, s string) *mail.Address {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	if a, err := p.Parse(s); err == nil {
+		return a
+	}
+	// A comment is white space, but net/mail takes none inside an
+	// address ("a (c)@b"): as a last resort it goes altogether.
+	for _, try := range []struct {
+		keepLast bool
+		with     string
+	}{{true, " "}, {false, " "}, {false, ""}} {
+		if a, err := p.Parse(dropComments(s, try.keepLast, try.with)); err == nil {
+			return a
+		}
+	}
+	return nil
+}
+
+// dropComments replaces the comments of s that are outside quoted
+// strings with with, but for the last one if keepLast and nothing but
+// space follows it.
+func dropComments(s string, keepLast bool, with string) string {
+	var b strings.Builder
+	depth, quoted, escaped, start := 0, false, false, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case escaped:
+			escaped = false
+		case c == '\\':
+			escaped = true
+		case depth == 0 && quoted:
+			quoted = c != '"'
+		case depth == 0 && c == '"':
+			quoted = true
+		case c == '(':
+			if depth == 0 {
+				b.WriteString(s[start:i])
+				start = i
+			}
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+			if depth == 0 {
+				if keepLast && strings.TrimSpace(s[i+1:]) == "" {
+					b.WriteString(s[start : i+1])
+				} else {
+					b.WriteString(with)
+				}
+				start = i + 1
+			}
+		}
+	}
+	if depth == 0 {
+		b.WriteString(s[start:])
+	}
+	return b.String()
 }
 
 // encodeWord gives a decoded display name its RFC 2047 form again when it
