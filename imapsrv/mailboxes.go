@@ -2,6 +2,7 @@ package imapsrv
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -135,6 +136,11 @@ type listEntry struct {
 	mbox           *store.Mailbox // nil for a prefix-only parent
 	children       bool
 	subscribedKids bool
+	// subscribedBelow names the subscribed descendants, and
+	// unlistedKids says that one of them is not listed: what LSUB and
+	// LIST (SUBSCRIBED) show an unsubscribed parent for.
+	subscribedBelow []string
+	unlistedKids    bool
 }
 
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
@@ -157,6 +163,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		if !matchAny(e.name, compiled) {
 			continue
 		}
+		e.unlistedKids = slices.ContainsFunc(e.subscribedBelow, func(name string) bool { return !matchAny(name, compiled) })
 		data := s.listData(e, options)
 		if data == nil {
 			continue
@@ -185,6 +192,7 @@ func listEntries(mboxes []store.Mailbox) []*listEntry {
 			e.children = true
 			if m.Subscribed {
 				e.subscribedKids = true
+				e.subscribedBelow = append(e.subscribedBelow, m.Name)
 			}
 		}
 	}
@@ -326,9 +334,10 @@ func (s *session) listData(e *listEntry, options *imap.ListOptions) *imap.ListDa
 		switch {
 		case options.SelectRecursiveMatch && e.subscribedKids:
 			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
-		case !options.SelectRecursiveMatch && e.subscribedKids:
+		case !options.SelectRecursiveMatch && e.unlistedKids:
 			// LSUB shows an unsubscribed parent of a subscribed
-			// mailbox as \Noselect (RFC 3501 section 6.3.9).
+			// mailbox the pattern does not reach ("%") as \Noselect
+			// (RFC 3501 section 6.3.9); one it lists needs no parent.
 			if e.mbox != nil {
 				data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
 			}

@@ -123,6 +123,9 @@ func TestSubscriptions(t *testing.T) {
 	c.C(`a3 LSUB "" "*"`)
 	lines := c.OK("a3")
 	has(t, lines, `* LSUB (\HasNoChildren \Subscribed) "/" "Work/2024"`)
+	// The pattern reaches the subscribed child itself, so its
+	// unsubscribed parent is not listed (found by the Dovecot check).
+	hasNot(t, lines, `"Work"`)
 	// An unsubscribed parent of a subscribed mailbox shows as \Noselect.
 	c.C(`a4 LSUB "" "%"`)
 	has(t, c.OK("a4"), `* LSUB (\Noselect \HasChildren) "/" "Work"`)
@@ -130,6 +133,7 @@ func TestSubscriptions(t *testing.T) {
 	c.C(`a5 LIST (SUBSCRIBED) "" "*"`)
 	lines = c.OK("a5")
 	has(t, lines, `* LIST (\HasNoChildren \Subscribed) "/" "Work/2024"`)
+	hasNot(t, lines, `"Work"`)
 	c.C(`a6 LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`)
 	has(t, c.OK("a6"), `* LIST (\HasChildren) "/" "Work" (CHILDINFO ("SUBSCRIBED"))`)
 }
