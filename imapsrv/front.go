@@ -285,6 +285,7 @@ func (f *frontConn) command() error {
 	rewrite := name == "CAPABILITY" || name == "LOGIN" || name == "AUTHENTICATE"
 	f.mu.Lock()
 	f.out.begin(tag, name, rewrite)
+	f.out.saveOnly = (name == "SEARCH" || name == "UID") && saveOnlySearch(line)
 	f.rewriting.Store(rewrite)
 	f.mu.Unlock()
 	return nil

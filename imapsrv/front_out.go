@@ -29,6 +29,11 @@ type outWatch struct {
 	selecting bool   // the command is SELECT or EXAMINE, which write both
 	examined  bool   // the mailbox was opened with EXAMINE: read-only
 
+	// saveOnly: the command is a SEARCH whose only return option is
+	// SAVE, which RFC 5182 answers with no ESEARCH; go-imap writes one
+	// (it takes no option for ALL). dropping: such a line is being cut.
+	saveOnly, dropping bool
+
 	// calls counts the session methods go-imap has called; nil until
 	// there is a session. callsAtBegin is its value when the command began.
 	calls        func() uint64
@@ -45,10 +50,40 @@ func (o *outWatch) begin(tag, name string, rewrite bool) {
 	if o.calls != nil {
 		o.callsAtBegin = o.calls()
 	}
+	o.saveOnly, o.dropping = false, false
 	o.selecting = name == "SELECT" || name == "EXAMINE"
 	if o.selecting {
 		o.examined = name == "EXAMINE"
 	}
+}
+
+var esearchPrefix = []byte("* ESEARCH ")
+
+// saveOnlySearch reports whether line is a SEARCH or UID SEARCH whose
+// only return option is SAVE.
+func saveOnlySearch(line []byte) bool {
+	f := strings.Fields(strings.ToUpper(string(trimEOL(line))))
+	if len(f) > 1 && f[1] == "UID" {
+		f = f[1:]
+	}
+	if len(f) < 4 || f[1] != "SEARCH" || f[2] != "RETURN" || !strings.HasPrefix(f[3], "(") {
+		return false
+	}
+	save := false
+	for _, opt := range f[3:] {
+		last := strings.HasSuffix(opt, ")")
+		switch strings.Trim(opt, "()") {
+		case "SAVE":
+			save = true
+		case "":
+		default:
+			return false
+		}
+		if last {
+			break
+		}
+	}
+	return save
 }
 
 // flagsPrefix starts a FLAGS response. go-imap writes a response line
@@ -66,6 +101,21 @@ func (o *outWatch) observe(p []byte) []byte {
 	var out []byte
 	from := 0 // start of what is not yet in out
 	for i := 0; i < len(p); {
+		if o.saveOnly && (o.dropping || o.lineLen == 0 && bytes.HasPrefix(p[i:], esearchPrefix)) {
+			out = append(out, p[from:i]...)
+			j := bytes.IndexByte(p[i:], '\n')
+			o.dropping = j < 0
+			if o.dropping {
+				i = len(p)
+			} else {
+				i += j + 1
+			}
+			from = i
+			if out == nil {
+				out = []byte{}
+			}
+			continue
+		}
 		if o.lit > 0 {
 			n := int(min(o.lit, int64(len(p)-i)))
 			o.lit -= int64(n)

@@ -86,3 +86,41 @@ func TestFixTaggedServerBug(t *testing.T) {
 		}
 	}
 }
+
+// A SAVE-only SEARCH loses go-imap's ESEARCH line wherever the writes cut
+// it, as long as its start is whole, and nothing else.
+func TestObserveDropsSaveOnlyESearch(t *testing.T) {
+	reply := "* 3 EXISTS\r\n* ESEARCH (TAG \"s1\") ALL 1:3,5\r\ns1 OK SEARCH completed\r\n"
+	want := "* 3 EXISTS\r\ns1 OK SEARCH completed\r\n"
+	start := strings.Index(reply, "* ESEARCH")
+	for cut := 1; cut < len(reply); cut++ {
+		if cut > start && cut < start+len(esearchPrefix) {
+			continue // go-imap writes a response line's start whole
+		}
+		var o outWatch
+		o.begin("s1", "SEARCH", false)
+		o.saveOnly = true
+		var out bytes.Buffer
+		for _, part := range []string{reply[:cut], reply[cut:]} {
+			out.Write(o.observe([]byte(part)))
+		}
+		if out.String() != want || !o.answered {
+			t.Errorf("cut at %d: %q (answered %v)", cut, out.String(), o.answered)
+		}
+	}
+	for line, want := range map[string]bool{
+		"a SEARCH RETURN (SAVE) FLAGGED\r\n":       true,
+		"a uid search return (save) ALL\r\n":       true,
+		"a SEARCH RETURN (SAVE MIN) ALL\r\n":       false,
+		"a SEARCH RETURN (ALL SAVE) ALL\r\n":       false,
+		"a SEARCH RETURN () SAVE\r\n":              false,
+		"a SEARCH FLAGGED\r\n":                     false,
+		"a UID FETCH 1 (FLAGS)\r\n":                false,
+		"a SEARCH RETURN ( SAVE ) FLAGGED\r\n":     true,
+		"a SEARCH CHARSET UTF-8 RETURN (SAVE)\r\n": false,
+	} {
+		if got := saveOnlySearch([]byte(line)); got != want {
+			t.Errorf("saveOnlySearch(%q) = %v", line, got)
+		}
+	}
+}

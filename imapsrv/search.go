@@ -69,9 +69,26 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		data.All = seqs
 	}
 	if options.ReturnSave {
-		sel.searchRes = uidSet
+		sel.searchRes = savedResult(hits, uidSet, options)
 	}
 	return data, nil
+}
+
+// savedResult is what SAVE keeps of a search's hits (RFC 5182 section
+// 2.1): with MIN or MAX and neither ALL nor COUNT, only the messages
+// those return; else all of them.
+func savedResult(hits []uint32, all imap.UIDSet, options *imap.SearchOptions) imap.UIDSet {
+	if options.ReturnAll || options.ReturnCount || !options.ReturnMin && !options.ReturnMax || len(hits) == 0 {
+		return all
+	}
+	var saved imap.UIDSet
+	if options.ReturnMin {
+		saved.AddNum(imap.UID(hits[0]))
+	}
+	if options.ReturnMax {
+		saved.AddNum(imap.UID(hits[len(hits)-1]))
+	}
+	return saved
 }
 
 // searchContext is what rewriting a command's criteria needs to know of

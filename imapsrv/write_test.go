@@ -112,10 +112,26 @@ func TestSearch(t *testing.T) {
 	search("UID SEARCH RETURN () ALL", "* ESEARCH (TAG \"q\") UID ALL 1:3")
 
 	// SEARCHRES: "$" is the saved result.
+	// SAVE alone answers with no ESEARCH (RFC 5182 section 2.1).
 	c.C("r1 SEARCH RETURN (SAVE) FLAGGED")
-	c.OK("r1")
+	if lines := c.OK("r1"); len(lines) != 0 {
+		t.Errorf("SEARCH RETURN (SAVE): %q", lines)
+	}
 	c.C("r2 FETCH $ UID")
 	has(t, c.OK("r2"), "* 3 FETCH (UID 3)")
+	c.C("r1b UID SEARCH RETURN (save) KEYWORD NoSuchKeyword")
+	if lines := c.OK("r1b"); len(lines) != 0 {
+		t.Errorf("UID SEARCH RETURN (save) of nothing: %q", lines)
+	}
+	// With MIN or MAX alone, "$" is what they return.
+	search("SEARCH RETURN (SAVE MIN) ALL", "* ESEARCH (TAG \"q\") MIN 1")
+	search("UID SEARCH $", "* SEARCH 1")
+	search("UID SEARCH RETURN (MAX SAVE MIN) ALL", "* ESEARCH (TAG \"q\") UID MIN 1 MAX 3")
+	search("UID SEARCH $", "* SEARCH 1 3")
+	search("SEARCH RETURN (SAVE MAX COUNT) ALL", "* ESEARCH (TAG \"q\") MAX 3 COUNT 3")
+	search("UID SEARCH $", "* SEARCH 1 2 3")
+	c.C("r1c SEARCH RETURN (SAVE) FLAGGED")
+	c.OK("r1c")
 
 	// \Recent belongs to the session that saw the message arrive.
 	f.addMessage("m9", 0, newInboxMessage, upstream.Inbox)
