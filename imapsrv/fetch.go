@@ -284,7 +284,7 @@ func (s *session) writeMessage(w *imapserver.FetchWriter, sel *selection, m *fet
 	for _, section := range options.BodySection {
 		var data []byte
 		if headerOnly(section) {
-			data = imapserver.ExtractBodySection(bytes.NewReader(m.parsed.Header), section)
+			data = extractSection(m.parsed.Header, section)
 		} else {
 			data = bodySection(m.raw, section)
 		}
@@ -324,18 +324,49 @@ func appendFlags(dst []imap.Flag, flags []string, recent bool) []imap.Flag {
 // RFC822), the most common large fetch, is sliced from raw, not copied.
 func bodySection(raw []byte, section *imap.FetchItemBodySection) []byte {
 	if section.Specifier != imap.PartSpecifierNone || len(section.Part) > 0 || len(section.HeaderFields) > 0 || len(section.HeaderFieldsNot) > 0 {
+		return extractSection(raw, section)
+	}
+	return partial(raw, section.Partial)
+}
+
+// extractSection is go-imap's extractor, which ends every header it
+// returns with a blank line. A message that has no body and no blank line
+// has none in any header fetch either (RFC 3501 section 6.4.5), and
+// RFC822.SIZE and BODY[] count none.
+func extractSection(raw []byte, section *imap.FetchItemBodySection) []byte {
+	header := section.Specifier == imap.PartSpecifierHeader || section.Specifier == imap.PartSpecifierMIME ||
+		len(section.HeaderFields) > 0 || len(section.HeaderFieldsNot) > 0
+	if !header || hasBlankLine(raw) {
 		return imapserver.ExtractBodySection(bytes.NewReader(raw), section)
 	}
-	if p := section.Partial; p != nil {
-		if p.Offset >= int64(len(raw)) {
-			return nil
-		}
-		raw = raw[p.Offset:]
-		if p.Size < int64(len(raw)) {
-			raw = raw[:p.Size]
-		}
+	whole := *section
+	whole.Partial = nil
+	data := imapserver.ExtractBodySection(bytes.NewReader(raw), &whole)
+	if bytes.HasSuffix(data, []byte("\r\n")) && (len(data) == 2 || bytes.HasSuffix(data, []byte("\r\n\r\n"))) {
+		data = data[:len(data)-2]
 	}
-	return raw
+	return partial(data, section.Partial)
+}
+
+// partial cuts a <offset.size> partial out of data.
+func partial(data []byte, p *imap.SectionPartial) []byte {
+	if p == nil {
+		return data
+	}
+	if p.Offset >= int64(len(data)) {
+		return nil
+	}
+	data = data[p.Offset:]
+	if p.Size < int64(len(data)) {
+		data = data[:p.Size]
+	}
+	return data
+}
+
+// hasBlankLine reports whether a message has a line ending its header.
+func hasBlankLine(raw []byte) bool {
+	return bytes.HasPrefix(raw, []byte("\r\n")) || bytes.HasPrefix(raw, []byte("\n")) ||
+		bytes.Contains(raw, []byte("\n\r\n")) || bytes.Contains(raw, []byte("\n\n"))
 }
 
 func writeLiteral(wc interface {

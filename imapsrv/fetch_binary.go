@@ -19,17 +19,7 @@ import (
 
 // binarySection returns BINARY[part]<partial> of raw, whose structure is bs.
 func binarySection(raw []byte, bs imap.BodyStructure, item *imap.FetchItemBinarySection) []byte {
-	data := binaryPart(raw, bs, item.Part)
-	if p := item.Partial; p != nil {
-		if p.Offset >= int64(len(data)) {
-			return nil
-		}
-		data = data[p.Offset:]
-		if p.Size < int64(len(data)) {
-			data = data[:p.Size]
-		}
-	}
-	return data
+	return partial(binaryPart(raw, bs, item.Part), item.Partial)
 }
 
 // binaryPart is the decoded part, or for no part the message: its header

@@ -3,6 +3,7 @@ package imapsrv
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +245,34 @@ func TestBinaryKeepsTheCharset(t *testing.T) {
 	c.C("a3 FETCH 4 BINARY.PEEK[]")
 	has(t, c.OK("a3"), "* 4 FETCH (BINARY[] ~"+literal("Subject: latin\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"+
 		"Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf\xe9\r\n")+")")
+}
+
+// A message with no body and no blank line has no blank line in any of
+// its headers either (RFC 3501 section 6.4.5); go-imap's extractor adds
+// one (found by TestDovecotDifferential).
+func TestHeaderOfMessageWithoutBlankLine(t *testing.T) {
+	f := newFixture(t)
+	const header = "Subject: nobody\r\nMessage-ID: <nb@example.test>\r\n"
+	f.addMessage("m9", 0, header, upstream.Inbox)
+	f.addMessage("m10", 0, "Subject: with\r\n\r\n", upstream.Inbox)
+	c := f.login()
+	c.C("a1 SELECT INBOX")
+	c.OK("a1")
+	for item, want := range map[string]string{
+		"BODY.PEEK[HEADER]":                      "BODY[HEADER] " + literal(header),
+		"RFC822.HEADER":                          "RFC822.HEADER " + literal(header),
+		"BODY.PEEK[HEADER.FIELDS (Subject)]":     `BODY[HEADER.FIELDS ("Subject")] ` + literal("Subject: nobody\r\n"),
+		"BODY.PEEK[HEADER.FIELDS.NOT (Subject)]": `BODY[HEADER.FIELDS.NOT ("Subject")] ` + literal("Message-ID: <nb@example.test>\r\n"),
+		"BODY.PEEK[HEADER.FIELDS (X-None)]":      `BODY[HEADER.FIELDS ("X-None")] ` + literal(""),
+		"BODY.PEEK[1.MIME]":                      "BODY[1.MIME] " + literal(header),
+		"BODY.PEEK[HEADER]<9.100>":               "BODY[HEADER]<9> " + literal(header[9:]),
+		"BINARY.PEEK[]":                          "BINARY[] ~" + literal(header),
+		"BINARY.SIZE[]":                          "BINARY.SIZE[] " + strconv.Itoa(len(header)),
+	} {
+		c.C("a2 FETCH 4 " + item)
+		has(t, c.OK("a2"), "* 4 FETCH ("+want+")")
+	}
+	// With its blank line, the header keeps it.
+	c.C("a3 FETCH 5 BODY.PEEK[HEADER.FIELDS (X-None)]")
+	has(t, c.OK("a3"), `* 5 FETCH (BODY[HEADER.FIELDS ("X-None")] `+literal("\r\n")+")")
 }
