@@ -276,3 +276,29 @@ func TestHeaderOfMessageWithoutBlankLine(t *testing.T) {
 	c.C("a3 FETCH 5 BODY.PEEK[HEADER.FIELDS (X-None)]")
 	has(t, c.OK("a3"), `* 5 FETCH (BODY[HEADER.FIELDS ("X-None")] `+literal("\r\n")+")")
 }
+
+// A partial BINARY reply names its origin (RFC 3516 section 4.2), which
+// go-imap's writer leaves out (found by TestDovecotDifferential).
+func TestPartialBinaryOrigin(t *testing.T) {
+	f := newFixture(t)
+	f.addMessage("m9", 0, "Subject: b\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n", upstream.Inbox)
+	c := f.login()
+	c.C("a1 SELECT INBOX")
+	c.OK("a1")
+	c.C("a2 FETCH 4 (BINARY.PEEK[1]<2.5> BINARY.PEEK[1] BINARY.SIZE[1])")
+	has(t, c.OK("a2"), "* 4 FETCH (BINARY[1]<2> ~"+literal("llo w")+" BINARY[1] ~"+literal("hello world")+" BINARY.SIZE[1] 11)")
+	c.C("a3 UID FETCH 4 binary.peek[]<0.7>")
+	has(t, c.OK("a3"), "* 4 FETCH (UID 4 BINARY[]<0> ~"+literal("Subject")+")")
+	c.C("a5 FETCH 3:4 (BINARY.PEEK[1]<0.2> BINARY.PEEK[1]<1.1>)")
+	lines := c.OK("a5")
+	if len(lines) != 2 {
+		t.Errorf("FETCH 3:4: %q", lines)
+	}
+	for _, l := range lines {
+		if strings.Count(l, "BINARY[1]<0> ~{2}") != 1 || strings.Count(l, "BINARY[1]<1> ~{1}") != 1 {
+			t.Errorf("FETCH 3:4: %q", l)
+		}
+	}
+	c.C("a4 FETCH 4 BODY.PEEK[1]<2.3>")
+	has(t, c.OK("a4"), "* 4 FETCH (BODY[1]<2> "+literal("Vsb")+")")
+}

@@ -286,6 +286,9 @@ func (f *frontConn) command() error {
 	f.mu.Lock()
 	f.out.begin(tag, name, rewrite)
 	f.out.saveOnly = (name == "SEARCH" || name == "UID") && saveOnlySearch(line)
+	if name == "FETCH" || name == "UID" {
+		f.out.binaryOrigins = binaryPartials(line)
+	}
 	f.rewriting.Store(rewrite)
 	f.mu.Unlock()
 	return nil

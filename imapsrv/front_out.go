@@ -2,6 +2,7 @@ package imapsrv
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 )
 
@@ -33,6 +34,11 @@ type outWatch struct {
 	// SAVE, which RFC 5182 answers with no ESEARCH; go-imap writes one
 	// (it takes no option for ALL). dropping: such a line is being cut.
 	saveOnly, dropping bool
+	// binaryOrigins maps the part of each partial BINARY item the
+	// command asks for to its origin, which go-imap's writer leaves out
+	// of the reply (RFC 3516 section 4.2: BINARY[1]<2>).
+	binaryOrigins []string
+	binaryNext    int
 
 	// calls counts the session methods go-imap has called; nil until
 	// there is a session. callsAtBegin is its value when the command began.
@@ -50,7 +56,7 @@ func (o *outWatch) begin(tag, name string, rewrite bool) {
 	if o.calls != nil {
 		o.callsAtBegin = o.calls()
 	}
-	o.saveOnly, o.dropping = false, false
+	o.saveOnly, o.dropping, o.binaryOrigins, o.binaryNext = false, false, nil, 0
 	o.selecting = name == "SELECT" || name == "EXAMINE"
 	if o.selecting {
 		o.examined = name == "EXAMINE"
@@ -58,6 +64,51 @@ func (o *outWatch) begin(tag, name string, rewrite bool) {
 }
 
 var esearchPrefix = []byte("* ESEARCH ")
+
+// binaryItem is a BINARY item of a FETCH command, with its partial.
+var binaryItem = regexp.MustCompile(`(?i)\bBINARY(?:\.PEEK)?\[[0-9.]*\](?:<([0-9]+)(?:\.[0-9]+)?>)?`)
+
+// binaryPartials returns the origins of a FETCH command's BINARY items in
+// order ("" for an item that is not partial), or nil if none is partial.
+func binaryPartials(line []byte) []string {
+	var origins []string
+	partial := false
+	for _, sub := range binaryItem.FindAllSubmatch(line, -1) {
+		origins = append(origins, string(sub[1]))
+		partial = partial || len(sub[1]) > 0
+	}
+	if !partial {
+		return nil
+	}
+	return origins
+}
+
+// binaryOrigin follows the BINARY items of a FETCH reply, which go-imap
+// writes in the order asked, each ending a line with its literal's size.
+// It returns line, if written whole, with the origin added to a partial
+// item's name, or nil.
+func (o *outWatch) binaryOrigin(line []byte, whole bool) []byte {
+	if whole && bytes.HasPrefix(line, []byte("* ")) {
+		o.binaryNext = 0 // the reply for the next message
+	}
+	end := o.tail
+	if whole {
+		end = line
+	}
+	if !bytes.HasSuffix(end, []byte("}\r\n")) || !bytes.Contains(end, []byte("] ~{")) {
+		return nil
+	}
+	n := o.binaryNext
+	o.binaryNext++
+	if n >= len(o.binaryOrigins) || o.binaryOrigins[n] == "" || !whole {
+		return nil
+	}
+	lit := bytes.LastIndex(line, []byte("] ~{"))
+	out := make([]byte, 0, len(line)+len(o.binaryOrigins[n])+2)
+	out = append(append(out, line[:lit+1]...), '<')
+	out = append(append(out, o.binaryOrigins[n]...), '>')
+	return append(out, line[lit+1:]...)
+}
 
 // saveOnlySearch reports whether line is a SEARCH or UID SEARCH whose
 // only return option is SAVE.
@@ -132,10 +183,16 @@ func (o *outWatch) observe(p []byte) []byte {
 		o.addLine(p[i : i+j+1])
 		i += j + 1
 		if whole {
-			if fixed := o.fixTagged(o.line); fixed != nil {
+			fixed := o.fixTagged(o.line)
+			if fixed == nil && o.binaryOrigins != nil {
+				fixed = o.binaryOrigin(p[start:i], true)
+			}
+			if fixed != nil {
 				out = append(append(out, p[from:start]...), fixed...)
 				from = i
 			}
+		} else if o.binaryOrigins != nil {
+			o.binaryOrigin(nil, false)
 		}
 		if extra := o.endLine(); extra != nil {
 			out = append(append(out, p[from:i]...), extra...)
