@@ -29,9 +29,9 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	// FLAGS, UID, INTERNALDATE and RFC822.SIZE come from the view,
 	// ENVELOPE, BODYSTRUCTURE and header sections from the metadata the
 	// store parsed once; the body is read only for items that need it.
-	refs := s.resolve(sel, numSet)
-	if len(refs) == 0 {
-		return nil
+	refs, err := s.resolve(sel, numSet)
+	if err != nil || len(refs) == 0 {
+		return err
 	}
 	if setsSeen(options) && len(options.BinarySection) > 0 {
 		// A BINARY that will be refused must not mark anything \Seen.

@@ -116,7 +116,7 @@ func TestFetch(t *testing.T) {
 	c.C("a14 FETCH 1 FAST")
 	c.OK("a14")
 	c.C("a15 FETCH 9 FLAGS")
-	if lines := c.OK("a15"); len(lines) != 0 {
+	if lines := c.BAD("a15"); len(lines) != 0 {
 		t.Errorf("FETCH of a missing message: %q", lines)
 	}
 }

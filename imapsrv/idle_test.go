@@ -73,8 +73,15 @@ func TestSessionsSeeEachOther(t *testing.T) {
 	lines := b.OK("b3")
 	has(t, lines, "* 1 FETCH (UID 1)")
 	hasNot(t, lines, "EXPUNGE")
+	// Message 2 is still there as far as b knows: not a BAD.
+	b.C("b3a FETCH 2 UID")
+	if lines := b.OK("b3a"); len(lines) != 0 {
+		t.Errorf("FETCH of a message expunged meanwhile: %q", lines)
+	}
 	b.C("b4 NOOP")
 	has(t, b.OK("b4"), "* 2 EXPUNGE")
+	b.C("b4a FETCH 2 UID")
+	b.BAD("b4a")
 
 	// A new message is \Recent in exactly one session.
 	f.addMessage("m7", 0, testMessage3, upstream.Inbox)

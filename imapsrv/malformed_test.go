@@ -127,9 +127,8 @@ var malformedCases = []malformedCase{
 	{name: "fetch set 1:", states: inMailbox, cmd: "FETCH 1: FLAGS", want: syntaxError},
 	{name: "fetch set 2^32", states: inMailbox, cmd: "FETCH 4294967296 FLAGS", want: syntaxError},
 	{name: "fetch set 1,,2", states: inMailbox, cmd: "FETCH 1,,2 FLAGS", want: syntaxError},
-	// Out of range but well-formed: ignored, as TestResolveSets pins
-	// (RFC 9051 only says SHOULD answer BAD).
-	{name: "fetch set 2^32-1", states: inMailbox, cmd: "FETCH 4294967295 FLAGS", want: okAnswer},
+	// Well-formed but past the last message: BAD, as TestResolveSets pins.
+	{name: "fetch set 2^32-1", states: inMailbox, cmd: "FETCH 4294967295 FLAGS", want: badClient},
 	{name: "uid fetch set 0", states: inMailbox, cmd: "UID FETCH 0 FLAGS", want: syntaxError},
 	{name: "uid fetch set 2^32", states: inMailbox, cmd: "UID FETCH 4294967296 FLAGS", want: syntaxError},
 	{name: "uid fetch set *:x", states: inMailbox, cmd: "UID FETCH *:x FLAGS", want: syntaxError},

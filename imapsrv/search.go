@@ -31,7 +31,10 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	slices.Sort(recent)
 
 	ctx := &searchContext{saved: sel.searchRes, recent: uidSetOf(recent), maxSeq: maxSeq, maxUID: maxUID,
-		all: func() []msgRef { return s.resolve(sel, imap.SeqSet{{Start: 1, Stop: 0}}) }}
+		all: func() []msgRef {
+			refs, _ := s.resolve(sel, imap.UIDSet{{Start: 1, Stop: 0}}) // UIDs are never wrong
+			return refs
+		}}
 	ctx.rewrite(criteria)
 
 	// APPEND indexes in batches: the search must see the last ones.

@@ -75,10 +75,13 @@ type msgRef struct {
 
 // resolve returns the messages of numSet the client can see, in order.
 // "*" is the last message the client knows of; "$" the saved SEARCH result.
+// A sequence number past the last one the client knows of, "*" in an
+// empty mailbox included, is errSeqPastEnd (RFC 9051 section 9,
+// seq-number); a UID is never wrong.
 // It costs O(k log n) for k messages out of n: the ranges are located by
 // binary search (UIDs) or by sequence number, never by a scan of the
 // mailbox, so a one-message FETCH in a mailbox of 100,000 stays cheap.
-func (s *session) resolve(sel *selection, numSet imap.NumSet) []msgRef {
+func (s *session) resolve(sel *selection, numSet imap.NumSet) ([]msgRef, error) {
 	if imap.IsSearchRes(numSet) {
 		numSet = append(imap.UIDSet(nil), sel.searchRes...)
 	}
@@ -98,7 +101,12 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) []msgRef {
 	}
 	switch set := numSet.(type) {
 	case imap.SeqSet:
+		// The client may still count messages expunged meanwhile.
+		known := maxSeq + sel.unreported
 		for _, r := range set {
+			if max(r.Start, r.Stop) > known || known == 0 {
+				return nil, errSeqPastEnd
+			}
 			start, stop := r.Start, r.Stop
 			staticRange(&start, &stop, maxSeq)
 			stop = min(stop, maxSeq)
@@ -135,7 +143,7 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) []msgRef {
 		_, recent := sel.recent[uid]
 		refs = append(refs, msgRef{seq: seq, uid: uid, recent: recent, viewEntry: v.msgs[i]})
 	}
-	return refs
+	return refs, nil
 }
 
 // lastKnown returns the sequence number and UID of the last message the

@@ -51,6 +51,10 @@ type selection struct {
 	// Guarded by account.mu.
 	recent       map[uint32]struct{}    // UIDs that are \Recent for this session
 	pendingFlags map[uint32][]imap.Flag // flag updates of \Recent messages
+	// unreported bounds the expunges queued on the tracker that the
+	// client may not have been told of: its messages are the view's it
+	// knows of plus at most these.
+	unreported uint32
 
 	// Used by the connection's goroutine only.
 	recentReported int         // last RECENT count sent
@@ -212,6 +216,14 @@ func (s *session) pollLocked(w *imapserver.UpdateWriter, allowExpunge bool) erro
 	if sel == nil || s.closed {
 		return nil
 	}
+	a := s.acct
+	if allowExpunge {
+		// Before the poll: an expunge queued meanwhile is counted even
+		// if this poll reports it, so the bound stays a bound.
+		a.mu.Lock()
+		sel.unreported = 0
+		a.mu.Unlock()
+	}
 	if err := sel.tracker.Poll(w, allowExpunge); err != nil {
 		return err
 	}
@@ -221,7 +233,6 @@ func (s *session) pollLocked(w *imapserver.UpdateWriter, allowExpunge bool) erro
 		flags    []imap.Flag
 	}
 	var updates []update
-	a := s.acct
 	a.mu.Lock()
 	for uid, flags := range sel.pendingFlags {
 		i, ok := sel.view.index(uid)

@@ -152,6 +152,7 @@ func (a *account) applyLocked(v *mailboxView, c store.Change) {
 		for sel := range v.selections {
 			delete(sel.recent, c.UID)
 			delete(sel.pendingFlags, c.UID)
+			sel.unreported++
 		}
 	case store.ChangeFlags:
 		i, ok := v.index(c.UID)

@@ -1,6 +1,8 @@
 package imapsrv
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mailbridge/mailbridge/store"
@@ -51,7 +53,6 @@ func TestResolveSets(t *testing.T) {
 	}{
 		{"FETCH 3,1:2,2 (UID)", []string{"* 1 FETCH (UID 1)", "* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)"}},
 		{"FETCH *:2 (UID)", []string{"* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)"}},
-		{"FETCH 2:4294967295 (UID)", []string{"* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)"}},
 		{"UID FETCH 9:* (UID)", []string{"* 3 FETCH (UID 3)"}},
 		{"UID FETCH 2:1,3:3 (UID)", []string{"* 1 FETCH (UID 1)", "* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)"}},
 		{"UID FETCH 5:9 (UID)", nil},
@@ -63,5 +64,37 @@ func TestResolveSets(t *testing.T) {
 			continue
 		}
 		has(t, lines, tc.want...)
+	}
+
+	// RFC 9051 section 9, seq-number: a sequence number past the last
+	// message, "*" in an empty mailbox included, is BAD and does nothing.
+	bad := func(cmd string) {
+		t.Helper()
+		c.C("b " + cmd)
+		if lines := c.BAD("b"); len(lines) > 0 || !strings.Contains(c.lastTagged, "[CLIENTBUG]") {
+			t.Errorf("%s: got %q after %q", cmd, c.lastTagged, lines)
+		}
+	}
+	c.C("f FETCH 1:* (FLAGS UID)")
+	before := c.OK("f")
+	for _, cmd := range []string{
+		"FETCH 4 (UID)", "FETCH 2:4294967295 (UID)", "FETCH 1,9 (UID)",
+		"STORE 3:4 +FLAGS (\\Flagged)", "COPY 4 Archive", "MOVE 1:9 Archive",
+	} {
+		bad(cmd)
+	}
+	c.C("f FETCH 1:* (FLAGS UID)")
+	if after := c.OK("f"); !slices.Equal(after, before) {
+		t.Errorf("the BAD commands changed the mailbox: %q, then %q", before, after)
+	}
+	c.C("d SELECT Drafts")
+	c.OK("d")
+	for _, cmd := range []string{"FETCH 1:* (UID)", "FETCH * (UID)", "STORE 1:* +FLAGS (\\Seen)"} {
+		bad(cmd)
+	}
+	// UIDs are never wrong, and SEARCH takes a set as a key that matches nothing.
+	for _, cmd := range []string{"UID FETCH 1:* (UID)", "UID STORE 1:* +FLAGS (\\Seen)", "SEARCH 1:*", "SEARCH 5"} {
+		c.C("t " + cmd)
+		c.OK("t")
 	}
 }

@@ -32,9 +32,9 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if sel.readOnly {
 		return errReadOnly
 	}
-	refs := s.resolve(sel, numSet)
-	if len(refs) == 0 {
-		return nil
+	refs, err := s.resolve(sel, numSet)
+	if err != nil || len(refs) == 0 {
+		return err
 	}
 	want := storableFlags(flags.Flags)
 	uids := uidsOf(refs)
@@ -187,10 +187,11 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	}
 	var list []uint32
 	if uids != nil {
-		list = uidsOf(s.resolve(sel, *uids))
-		if len(list) == 0 {
-			return nil
+		refs, err := s.resolve(sel, *uids)
+		if err != nil || len(refs) == 0 {
+			return err
 		}
+		list = uidsOf(refs)
 	}
 	_, err = s.store().Expunge(sel.mbox.ID, list)
 	return storeError("expunge", err)
@@ -198,6 +199,10 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 
 func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
 	sel, err := s.selected()
+	if err != nil {
+		return nil, err
+	}
+	refs, err := s.resolve(sel, numSet)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +215,6 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 		// gives it a new UID there, which takes the old one away.
 		return nil, errReadOnly
 	}
-	refs := s.resolve(sel, numSet)
 	if len(refs) == 0 {
 		return nil, nil
 	}
@@ -232,13 +236,13 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if sel.readOnly {
 		return errReadOnly
 	}
-	dst, err := s.mailboxFor("move", dest)
+	refs, err := s.resolve(sel, numSet)
 	if err != nil {
 		return err
 	}
-	refs := s.resolve(sel, numSet)
-	if len(refs) == 0 {
-		return nil
+	dst, err := s.mailboxFor("move", dest)
+	if err != nil || len(refs) == 0 {
+		return err
 	}
 	src, dstUIDs, err := s.store().Move(sel.mbox.ID, uidsOf(refs), dst.ID)
 	if err != nil {

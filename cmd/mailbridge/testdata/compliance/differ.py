@@ -707,6 +707,9 @@ def steps(corpus):
         "2,4:5",
         "*",
         "5:*",
+        "99",
+        "5:99",
+        "OR 1 99",
         "1:3 FLAGGED",
         "(FLAGGED SEEN)",
         "(OR FLAGGED ANSWERED) UNDELETED",
@@ -782,6 +785,20 @@ def steps(corpus):
     yield S("copyself-copy", "COPY 1 diff/copyself")
     yield S("copyself-fetch", "FETCH 1:* (UID FLAGS)")
     yield S("copyself-close", "CLOSE")
+
+    # Sequence numbers and "*" in an empty mailbox (RFC 9051 section 9, seq-number).
+    yield S("empty-create", "CREATE diff/empty")
+    yield S("empty-select", "SELECT diff/empty")
+    yield S("empty-fetch-all", "FETCH 1:* FLAGS")
+    yield S("empty-fetch-star", "FETCH * FLAGS")
+    yield S("empty-fetch-one", "FETCH 1 FLAGS")
+    yield S("empty-uid-fetch-all", "UID FETCH 1:* FLAGS")
+    yield S("empty-store", "STORE 1:* +FLAGS (\\Seen)")
+    yield S("empty-copy", "COPY 1:* diff/other")
+    yield S("empty-search-all", "SEARCH 1:*")
+    yield S("empty-search-one", "SEARCH 1")
+    yield S("empty-close", "CLOSE")
+    yield S("empty-delete", "DELETE diff/empty")
 
     yield S("select-other", "SELECT diff/other")
     yield S("other-uids", "FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE)")
