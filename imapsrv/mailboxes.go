@@ -375,6 +375,10 @@ func (s *session) listData(e *listEntry, options *imap.ListOptions) *imap.ListDa
 }
 
 func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+	if *options == (imap.StatusOptions{}) {
+		// go-imap takes "()", which RFC 9051's grammar does not.
+		return nil, &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "STATUS needs at least one item"}
+	}
 	name, err := normName(name)
 	if err != nil {
 		return nil, err

@@ -217,6 +217,7 @@ var malformedCases = []malformedCase{
 	{name: "status nonexistent", states: loggedIn, cmd: "STATUS Nope (MESSAGES)", want: noNone},
 	{name: "status unknown item", states: loggedIn, cmd: "STATUS INBOX (FOO)", want: bad},
 	{name: "status no items", states: inAuth, cmd: "STATUS INBOX", want: badClient},
+	{name: "status empty item list", states: inAuth, cmd: "STATUS INBOX ()", want: badClient},
 	{name: "status empty name", states: inAuth, cmd: `STATUS "" (MESSAGES)`, want: noCannot},
 
 	// COPY and MOVE targets.

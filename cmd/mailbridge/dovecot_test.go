@@ -40,7 +40,6 @@ var dovecotAllowed = map[string]string{
 	"list-final":                    "follows from list-after-rename-parents",
 	"list-ref-delim":                "RFC 3501 section 6.3.8: the root for a non-rooted reference MAY be empty",
 	"unsubscribe-nonexistent":       "RFC 3501 section 6.3.7: UNSUBSCRIBE of a name not subscribed may fail; Dovecot says OK",
-	"status-empty-list":             "STATUS with an empty item list: the bridge is lenient, Dovecot says BAD",
 	"examine-store":                 "STORE in an EXAMINEd mailbox: NO (the bridge) or ignored with OK (Dovecot)",
 	"examine-expunge":               "EXPUNGE in an EXAMINEd mailbox: NO (the bridge) or a no-op OK (Dovecot)",
 	"append-recent":                 "\\Recent in APPEND's flags: the bridge ignores it (RFC 9051 dropped \\Recent), Dovecot says BAD",
