@@ -22,23 +22,59 @@ func binarySection(raw []byte, bs imap.BodyStructure, item *imap.FetchItemBinary
 	return partial(binaryPart(raw, bs, item.Part), item.Partial)
 }
 
-// binaryPart is the decoded part, or for no part the message: its header
-// as it is and its body decoded, unless it is multipart.
+// binaryPart is the decoded part, or for no part the message: unless it
+// is multipart, its body decoded under a header that says so, as Dovecot
+// has it, so that what the client gets is still a message.
 func binaryPart(raw []byte, bs imap.BodyStructure, part []int) []byte {
 	if len(part) == 0 {
 		sp, ok := bs.(*imap.BodyStructureSinglePart)
-		if !ok {
+		if !ok || !encoded(sp.Encoding) {
 			return raw
 		}
 		header := bodySection(raw, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader})
 		text := bodySection(raw, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText})
-		return append(bytes.Clone(header), decodeTransfer(text, sp.Encoding)...)
+		return append(binaryHeader(header), decodeTransfer(text, sp.Encoding)...)
 	}
 	data := bodySection(raw, &imap.FetchItemBodySection{Part: part})
 	if sp, ok := findPart(bs, part).(*imap.BodyStructureSinglePart); ok && sp.MessageRFC822 == nil {
 		return decodeTransfer(data, sp.Encoding)
 	}
 	return data
+}
+
+// encoded reports whether decodeTransfer changes data in this encoding.
+func encoded(encoding string) bool {
+	e := strings.ToLower(encoding)
+	return e == "base64" || e == "quoted-printable"
+}
+
+// binaryHeader is header with its Content-Transfer-Encoding fields, folded
+// lines and all, made one "Content-Transfer-Encoding: binary" in the place
+// of the first.
+func binaryHeader(header []byte) []byte {
+	const field = "Content-Transfer-Encoding"
+	out := make([]byte, 0, len(header))
+	done, skipping := false, false
+	for rest := header; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line = rest[:i+1]
+		}
+		rest = rest[len(line):]
+		if skipping && (line[0] == ' ' || line[0] == '\t') {
+			continue // the field's continuation
+		}
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		skipping = ok && strings.EqualFold(string(bytes.TrimRight(name, " \t")), field)
+		switch {
+		case !skipping:
+			out = append(out, line...)
+		case !done:
+			out = append(out, field+": binary\r\n"...)
+			done = true
+		}
+	}
+	return out
 }
 
 // decodeTransfer undoes a content transfer encoding checkDecodable lets
