@@ -104,6 +104,7 @@ type frontConn struct {
 	lit         int64       // literal data go-imap may read after pass
 	readTimeout time.Duration
 	name        string // the command go-imap is reading
+	appendJunk  bool   // something follows the message of this APPEND
 
 	// rewriting is out.rewrite, read without mu by Write.
 	rewriting atomic.Bool
@@ -217,16 +218,41 @@ func (f *frontConn) advance() error {
 		f.released()
 		return nil
 	case afterLiteral:
-		line, err := f.in.line(f.conn)
-		if err != nil {
-			return f.lineErr(err)
-		}
-		f.mark, _ = lineMark(line)
-		f.pass, f.state = line, afterLine
-		f.released()
-		return nil
+		return f.readAfterLiteral()
 	}
 	return f.command()
+}
+
+// readAfterLiteral reads the rest of the line after a literal go-imap
+// read. Nothing may follow APPEND's message (there is no MULTIAPPEND),
+// and go-imap, which stores the message before it looks, would then
+// write no reply at all: such a line reaches go-imap as a bare CRLF, so
+// that it answers, and appendTail has the session refuse the message.
+// The mark stays the line's, so a literal on it is dropped afterwards.
+func (f *frontConn) readAfterLiteral() error {
+	line, err := f.in.line(f.conn)
+	if err != nil {
+		return f.lineErr(err)
+	}
+	f.mark, _ = lineMark(line)
+	f.pass, f.state = line, afterLine
+	if rest := trimEOL(line); f.name == "APPEND" && len(rest) > 0 && string(rest) != ")" {
+		f.pass, f.appendJunk = []byte("\r\n"), true
+	}
+	f.released()
+	return nil
+}
+
+// appendTail reads the line after APPEND's message for the session,
+// before the message is stored, and reports whether anything follows
+// the message on it.
+func (f *frontConn) appendTail() (junk bool, err error) {
+	if f.state == afterLiteral && f.lit == 0 && len(f.pass) == 0 {
+		if err := f.readAfterLiteral(); err != nil {
+			return false, err
+		}
+	}
+	return f.appendJunk, nil
 }
 
 // command reads the first line of a command and either answers it or
@@ -281,7 +307,7 @@ func (f *frontConn) command() error {
 		// atom may stand instead, and it reads on.
 		return refuse("NO", "TOOBIG", "Literals are limited to 4096 bytes for this command")
 	}
-	f.mark, f.pass, f.state, f.name = mark, line, afterLine, name
+	f.mark, f.pass, f.state, f.name, f.appendJunk = mark, line, afterLine, name, false
 	rewrite := name == "CAPABILITY" || name == "LOGIN" || name == "AUTHENTICATE"
 	f.mu.Lock()
 	f.out.begin(tag, name, rewrite)

@@ -298,6 +298,13 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	if _, err := io.ReadFull(r, raw); err != nil {
 		return nil, fmt.Errorf("append: literal of %d bytes cut off: %w", r.Size(), err)
 	}
+	if fc, ok := s.conn.NetConn().(*frontConn); ok {
+		if junk, err := fc.appendTail(); err != nil {
+			return nil, err
+		} else if junk {
+			return nil, &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "Nothing may follow the message (no MULTIAPPEND)"}
+		}
+	}
 	if len(raw) == 0 {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Empty message"}
 	}

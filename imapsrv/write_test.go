@@ -464,3 +464,44 @@ func TestAppendCutOffStoresNothing(t *testing.T) {
 		}
 	}
 }
+
+// Nothing may follow APPEND's message: go-imap stored the message and
+// then wrote no reply at all, and a second message (MULTIAPPEND, which is
+// not offered) ended the connection without a word (found by
+// TestDovecotDifferential). Each gets BAD, stores nothing, and the
+// connection stays in step.
+func TestAppendWithTrailingArguments(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("a CREATE Tail")
+	c.OK("a")
+	const msg = "Subject: t\r\n\r\nbody\r\n"
+	lit := fmt.Sprintf("{%d+}\r\n%s", len(msg), msg)
+	for i, cmd := range []string{
+		"APPEND Tail " + lit + " extra",
+		"APPEND Tail " + lit + " " + lit,
+		"APPEND Tail (\\Seen) " + lit + " (\\Seen) {3+}\r\nabc",
+	} {
+		tag := fmt.Sprintf("t%d", i)
+		c.write(tag + " " + cmd + "\r\n")
+		c.BAD(tag)
+		if !strings.Contains(c.lastTagged, "[CLIENTBUG]") {
+			t.Errorf("%q: %q", cmd, c.lastTagged)
+		}
+	}
+	// A synchronizing second literal: the client waits for "+", which
+	// must not come.
+	c.C(fmt.Sprintf("s APPEND Tail {%d}", len(msg)))
+	if l := c.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("no continuation: %q", l)
+	}
+	c.write(msg + " {5}\r\n")
+	c.BAD("s")
+	// An APPEND refused for another reason is answered too.
+	c.write("n APPEND Nosuch " + lit + " extra\r\n")
+	c.NO("n")
+	c.C("z STATUS Tail (MESSAGES)")
+	has(t, c.OK("z"), `* STATUS "Tail" (MESSAGES 0)`)
+	c.write("o APPEND Tail " + lit + "\r\n")
+	c.OK("o")
+}
