@@ -64,12 +64,12 @@ func (g guardedSession) Mailboxes(ctx context.Context) ([]upstream.Mailbox, erro
 	return call(g, "Mailboxes", func() ([]upstream.Mailbox, error) { return g.s.Mailboxes(ctx) })
 }
 
-func (g guardedSession) CreateMailbox(ctx context.Context, name string) (upstream.Mailbox, error) {
-	return call(g, "CreateMailbox", func() (upstream.Mailbox, error) { return g.s.CreateMailbox(ctx, name) })
+func (g guardedSession) CreateMailbox(ctx context.Context, name, opID string) (upstream.Mailbox, error) {
+	return call(g, "CreateMailbox", func() (upstream.Mailbox, error) { return g.s.CreateMailbox(ctx, name, opID) })
 }
 
-func (g guardedSession) RenameMailbox(ctx context.Context, id, name string) error {
-	return call0(g, "RenameMailbox", func() error { return g.s.RenameMailbox(ctx, id, name) })
+func (g guardedSession) RenameMailbox(ctx context.Context, id, name, opID string) error {
+	return call0(g, "RenameMailbox", func() error { return g.s.RenameMailbox(ctx, id, name, opID) })
 }
 
 func (g guardedSession) DeleteMailbox(ctx context.Context, id string) error {

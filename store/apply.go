@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -45,7 +46,7 @@ func (s *Store) Apply(c Changes) error {
 		for _, system := range []bool{true, false, false} {
 			for _, m := range c.Mailboxes {
 				if (m.Kind == upstream.KindSystem) == system {
-					if err := w.applyMailbox(m); err != nil {
+					if err := w.applyMailbox(m, c.MailboxOps[m.ID]); err != nil {
 						return err
 					}
 				}
@@ -120,7 +121,13 @@ func (s *Store) Apply(c Changes) error {
 // length in 16 bits.
 func validID(id string) bool { return id != "" && len(id) <= 1024 }
 
-func (w *wtx) applyMailbox(m upstream.Mailbox) error {
+// applyMailbox takes an upstream label's name, unless a rename of it
+// is queued here: the queued rename wins, as queued ops do for messages.
+// The echo of this cache's own create or rename (opID) changes no name:
+// the cache made the change, and may have renamed the mailbox again
+// since. A create's echo binds its mailbox, should it come before the
+// pusher records the create.
+func (w *wtx) applyMailbox(m upstream.Mailbox, opID string) error {
 	if !validID(m.ID) {
 		w.s.log.Warn("skipping mailbox with an invalid upstream ID", "len", len(m.ID))
 		return nil
@@ -134,8 +141,20 @@ func (w *wtx) applyMailbox(m upstream.Mailbox) error {
 	if name == "" {
 		name = m.ID
 	}
-	if mb := w.byUpstream(m.ID); mb != nil {
-		if mb.Role == RoleNone && role == RoleNone && mb.Name != name {
+	own := opID != "" && strings.HasPrefix(opID, w.s.opPrefix)
+	mb := w.byUpstream(m.ID)
+	if mb == nil && own {
+		created, err := w.createdBy(opID)
+		if err != nil || created == nil || created.UpstreamID != "" {
+			return err // a mailbox deleted here since: its delete follows
+		}
+		return w.bindMailbox(created.ID, m.ID)
+	}
+	if mb != nil {
+		if !own && mb.Role == RoleNone && role == RoleNone && mb.Name != name {
+			if renaming, err := w.renameQueued(mb.ID); renaming || err != nil {
+				return err
+			}
 			mb.Name = w.uniqueName(name, mb.ID)
 			w.dirty[mb.ID] = true
 			w.mbChanged = true
@@ -154,6 +173,42 @@ func (w *wtx) applyMailbox(m upstream.Mailbox) error {
 	}
 	_, err := w.newMailbox(w.uniqueName(name, 0), role, m.ID, true)
 	return err
+}
+
+// createdBy returns the mailbox the queued create op opID made, if any.
+func (w *wtx) createdBy(opID string) (*Mailbox, error) {
+	if opID == "" {
+		return nil, nil
+	}
+	seq, ok := w.s.opSeq(w.opIDs, opID)
+	if !ok {
+		return nil, nil
+	}
+	op, err := w.getOp(seq)
+	if err != nil || op == nil || op.OpID != opID || op.Kind != OpCreateMailbox {
+		return nil, err
+	}
+	return w.mboxes[op.Mailbox.L], nil
+}
+
+// renameQueued reports whether a rename of mailbox id is queued. The
+// outbox is read once per transaction, and only when an upstream name
+// disagrees with the cache's, which is rare.
+func (w *wtx) renameQueued(id uint64) (bool, error) {
+	if w.renaming == nil {
+		w.renaming = map[uint64]bool{}
+		c := w.outbox.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			op, err := decodeOp(w.s.seal, k, v)
+			if err != nil {
+				return false, err
+			}
+			if op.Kind == OpRenameMailbox {
+				w.renaming[op.Mailbox.L] = true
+			}
+		}
+	}
+	return w.renaming[id], nil
 }
 
 // uniqueName returns name, or name with a number if another mailbox than

@@ -92,6 +92,9 @@ func (w *wtx) addOp(op *opRec) (uint64, error) {
 	if err := w.putOp(seq, op); err != nil {
 		return 0, err
 	}
+	if op.Kind == OpRenameMailbox {
+		w.renaming = nil
+	}
 	for _, id := range op.localMessages() {
 		if err := w.addPending(id, 1); err != nil {
 			return 0, fmt.Errorf("store: pending count: %w", err)
@@ -174,6 +177,9 @@ func (w *wtx) getOp(seq uint64) (*opRec, error) {
 func (w *wtx) removeOp(seq uint64, op *opRec) error {
 	if err := w.outbox.Delete(u64key(seq)); err != nil {
 		return fmt.Errorf("store: delete op: %w", err)
+	}
+	if op.Kind == OpRenameMailbox {
+		w.renaming = nil
 	}
 	if !strings.HasPrefix(op.OpID, w.s.opPrefix) {
 		if err := w.opIDs.Delete([]byte(op.OpID)); err != nil {

@@ -70,6 +70,7 @@ type Incoming struct {
 // Changes is one batch from the upstream, applied in one write transaction.
 type Changes struct {
 	Mailboxes        []upstream.Mailbox     // created or renamed upstream (by upstream ID)
+	MailboxOps       map[string]string      // upstream mailbox ID -> OpID of the request its event echoes
 	DeletedMailboxes []string               // upstream IDs
 	Messages         []Incoming             // new; an ID already cached only has its meta updated
 	Updated          []upstream.MessageMeta // labels/flags changed upstream

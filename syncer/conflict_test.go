@@ -191,7 +191,7 @@ func TestConflictRenamedOnBothSides(t *testing.T) {
 	if err := e.st.RenameMailbox("Work", "Local"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.sess.RenameMailbox(context.Background(), mock.LabelWork, "Remote"); err != nil {
+	if err := e.sess.RenameMailbox(context.Background(), mock.LabelWork, "Remote", ""); err != nil {
 		t.Fatal(err)
 	}
 	e.start(t)
@@ -213,7 +213,7 @@ func TestConflictRenameRefused(t *testing.T) {
 	if err := e.st.RenameMailbox("Work/Projects", "Taken"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.sess.CreateMailbox(context.Background(), "Taken"); err != nil {
+	if _, err := e.sess.CreateMailbox(context.Background(), "Taken", ""); err != nil {
 		t.Fatal(err)
 	}
 	e.start(t)

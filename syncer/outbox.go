@@ -176,7 +176,7 @@ func (s *Syncer) push(ctx context.Context, op store.Op) (string, error) {
 		}
 		return m.ID, err
 	case store.OpCreateMailbox:
-		m, err := sess.CreateMailbox(ctx, op.Name)
+		m, err := sess.CreateMailbox(ctx, op.Name, op.OpID)
 		if err == nil {
 			return m.ID, nil
 		}
@@ -189,7 +189,7 @@ func (s *Syncer) push(ctx context.Context, op store.Op) (string, error) {
 		}
 		return "", err
 	case store.OpRenameMailbox:
-		err := sess.RenameMailbox(ctx, op.MailboxID, op.Name)
+		err := sess.RenameMailbox(ctx, op.MailboxID, op.Name, op.OpID)
 		if upstream.KindOf(err) == upstream.NotFound {
 			return "", nil
 		}

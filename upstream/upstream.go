@@ -57,9 +57,10 @@ type Session interface {
 	Mailboxes(ctx context.Context) ([]Mailbox, error)
 	// CreateMailbox and RenameMailbox refuse (Permanent) a name that
 	// another label has in any case: label names are unique whatever
-	// their case.
-	CreateMailbox(ctx context.Context, name string) (Mailbox, error)
-	RenameMailbox(ctx context.Context, id, name string) error
+	// their case. Their events carry opID, as those of imports and
+	// updates do, so the bridge knows its own changes coming back.
+	CreateMailbox(ctx context.Context, name, opID string) (Mailbox, error)
+	RenameMailbox(ctx context.Context, id, name, opID string) error
 	// DeleteMailbox removes a user label; its messages keep their other labels.
 	DeleteMailbox(ctx context.Context, id string) error
 

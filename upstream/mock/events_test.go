@@ -16,8 +16,8 @@ func TestEventsOfEveryMutation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	box, _ := sess.CreateMailbox(ctx, "Work")
-	_ = sess.RenameMailbox(ctx, box.ID, "Job")
+	box, _ := sess.CreateMailbox(ctx, "Work", "")
+	_ = sess.RenameMailbox(ctx, box.ID, "Job", "")
 	m := mustImport(t, sess, upstream.ImportRequest{OpID: "imp", MailboxIDs: []string{box.ID}})
 	_ = sess.UpdateMessages(ctx, []string{m.ID}, upstream.Update{OpID: "upd", SetFlags: upstream.FlagSeen})
 	_ = sess.DeleteMailbox(ctx, box.ID)

@@ -34,7 +34,7 @@ func TestFaultKinds(t *testing.T) {
 
 	// Failing before the call: nothing is applied.
 	s.SetFaults(Faults{ErrorRate: 1})
-	_, err = sess.CreateMailbox(ctx, "Lost")
+	_, err = sess.CreateMailbox(ctx, "Lost", "")
 	wantKind(t, err, upstream.Temporary)
 	s.SetFaults(Faults{})
 	boxes, _ := sess.Mailboxes(ctx)
@@ -44,7 +44,7 @@ func TestFaultKinds(t *testing.T) {
 
 	// Dropped responses: applied, yet reported as Temporary.
 	s.SetFaults(Faults{DropRate: 1})
-	_, err = sess.CreateMailbox(ctx, "Applied")
+	_, err = sess.CreateMailbox(ctx, "Applied", "")
 	wantKind(t, err, upstream.Temporary)
 	s.SetFaults(Faults{})
 	boxes, _ = sess.Mailboxes(ctx)

@@ -108,7 +108,7 @@ func (s *session) Mailboxes(ctx context.Context) ([]upstream.Mailbox, error) {
 	})
 }
 
-func (s *session) CreateMailbox(ctx context.Context, name string) (upstream.Mailbox, error) {
+func (s *session) CreateMailbox(ctx context.Context, name, opID string) (upstream.Mailbox, error) {
 	return run(ctx, s, func() (upstream.Mailbox, error) {
 		var m upstream.Mailbox
 		err := s.srv.write(func(w *wtx) error {
@@ -116,14 +116,14 @@ func (s *session) CreateMailbox(ctx context.Context, name string) (upstream.Mail
 			if err != nil {
 				return err
 			}
-			m, err = a.createLabel("", name, "")
+			m, err = a.createLabel("", name, opID)
 			return err
 		})
 		return m, err
 	})
 }
 
-func (s *session) RenameMailbox(ctx context.Context, id, name string) error {
+func (s *session) RenameMailbox(ctx context.Context, id, name, opID string) error {
 	return run0(ctx, s, func() error {
 		return s.srv.write(func(w *wtx) error {
 			a, err := w.account(s.userID)
@@ -149,7 +149,7 @@ func (s *session) RenameMailbox(ctx context.Context, id, name string) error {
 			if err := putJSON(a.bucket(bktLabels), []byte(id), m); err != nil {
 				return err
 			}
-			a.emit(upstream.Event{Kind: upstream.MailboxUpdated, ID: id, Mailbox: &m})
+			a.emit(upstream.Event{Kind: upstream.MailboxUpdated, ID: id, Mailbox: &m, OpID: opID})
 			return nil
 		})
 	})

@@ -31,11 +31,11 @@ func TestLabelLifecycle(t *testing.T) {
 	_, sess := newAccount(t)
 	ctx := context.Background()
 
-	work, err := sess.CreateMailbox(ctx, "Work")
+	work, err := sess.CreateMailbox(ctx, "Work", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	projects, err := sess.CreateMailbox(ctx, "Work/Projects")
+	projects, err := sess.CreateMailbox(ctx, "Work/Projects", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,19 +43,19 @@ func TestLabelLifecycle(t *testing.T) {
 		t.Fatalf("created %+v and %+v", work, projects)
 	}
 	for _, bad := range []string{"Work", "work", "INBOX", "trash", "", " x", "a//b", "/a", "a/", "a\tb"} {
-		_, err := sess.CreateMailbox(ctx, bad)
+		_, err := sess.CreateMailbox(ctx, bad, "")
 		wantKind(t, err, upstream.Permanent)
 	}
 
 	m := mustImport(t, sess, upstream.ImportRequest{MailboxIDs: []string{upstream.Inbox, work.ID}})
 
-	if err := sess.RenameMailbox(ctx, work.ID, "Job"); err != nil {
+	if err := sess.RenameMailbox(ctx, work.ID, "Job", ""); err != nil {
 		t.Fatal(err)
 	}
-	wantKind(t, sess.RenameMailbox(ctx, work.ID, "Work/Projects"), upstream.Permanent)
-	wantKind(t, sess.RenameMailbox(ctx, upstream.Inbox, "Eingang"), upstream.Permanent)
-	wantKind(t, sess.RenameMailbox(ctx, "nope", "x"), upstream.NotFound)
-	if err := sess.RenameMailbox(ctx, work.ID, "Job"); err != nil {
+	wantKind(t, sess.RenameMailbox(ctx, work.ID, "Work/Projects", ""), upstream.Permanent)
+	wantKind(t, sess.RenameMailbox(ctx, upstream.Inbox, "Eingang", ""), upstream.Permanent)
+	wantKind(t, sess.RenameMailbox(ctx, "nope", "x", ""), upstream.NotFound)
+	if err := sess.RenameMailbox(ctx, work.ID, "Job", ""); err != nil {
 		t.Fatalf("rename to the same name: %v", err)
 	}
 

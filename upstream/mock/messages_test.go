@@ -81,7 +81,7 @@ func TestImport(t *testing.T) {
 func TestUpdateMessages(t *testing.T) {
 	_, sess := newAccount(t)
 	ctx := context.Background()
-	work, _ := sess.CreateMailbox(ctx, "Work")
+	work, _ := sess.CreateMailbox(ctx, "Work", "")
 	m := mustImport(t, sess, upstream.ImportRequest{MailboxIDs: []string{upstream.Inbox}})
 
 	steps := []struct {

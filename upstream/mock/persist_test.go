@@ -15,11 +15,11 @@ import (
 
 // mutate makes one of every kind of change and returns the session's auth.
 func mutate(ctx context.Context, s *Server, sess upstream.Session) error {
-	box, err := sess.CreateMailbox(ctx, "Work")
+	box, err := sess.CreateMailbox(ctx, "Work", "")
 	if err != nil {
 		return err
 	}
-	if err := sess.RenameMailbox(ctx, box.ID, "Job"); err != nil {
+	if err := sess.RenameMailbox(ctx, box.ID, "Job", ""); err != nil {
 		return err
 	}
 	a, err := sess.Import(ctx, upstream.ImportRequest{OpID: "op-a", Raw: []byte("a"), MailboxIDs: []string{upstream.Inbox, box.ID}})
