@@ -24,10 +24,12 @@ var roleAttrs = map[store.Role]imap.MailboxAttr{
 }
 
 // normName cleans a mailbox name from a client: INBOX in any case is
-// INBOX, and a trailing delimiter is dropped (RFC 3501 section 6.3.3).
+// INBOX, as a superior too, so that LIST, which reads patterns the same
+// way, finds what CREATE and RENAME made; and a trailing delimiter is
+// dropped (RFC 3501 section 6.3.3).
 func normName(name string) (string, error) {
-	name = strings.TrimSuffix(name, string(delim))
-	if strings.EqualFold(name, "INBOX") {
+	name = canonInbox(strings.TrimSuffix(name, string(delim)))
+	if name == "INBOX" {
 		return "INBOX", nil
 	}
 	if name == "" || strings.HasPrefix(name, string(delim)) || strings.Contains(name, "//") {
@@ -155,9 +157,14 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	entries := listEntries(mboxes)
 
 	ref = canonInbox(ref)
-	compiled := make([]listPattern, len(patterns))
-	for i, p := range patterns {
-		compiled[i] = compileList(ref, canonInbox(p))
+	compiled := make([]listPattern, 0, len(patterns))
+	for _, p := range patterns {
+		// A pattern that starts with the delimiter is an absolute name
+		// (RFC 3501 section 6.3.8), which none here is; go-imap's
+		// matcher, which compileList follows, drops the delimiter.
+		if !strings.HasPrefix(p, string(delim)) {
+			compiled = append(compiled, compileList(ref, canonInbox(p)))
+		}
 	}
 	for _, e := range entries {
 		if !matchAny(e.name, compiled) {

@@ -171,3 +171,30 @@ func TestCreateSpecialUse(t *testing.T) {
 	c.C(`a6 LIST "" Plain`)
 	has(t, c.OK("a6"), `* LIST (\HasNoChildren) "/" "Plain"`)
 }
+
+// INBOX is INBOX in any case as a superior too, so that what CREATE and
+// RENAME made, LIST, RENAME and DELETE find; a pattern that starts with
+// the delimiter names an absolute name, which no mailbox has (both found
+// by TestDovecotDifferential).
+func TestInboxChildrenAndAbsolutePatterns(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("a CREATE inbox/kid")
+	c.OK("a")
+	c.C(`b LIST "" "INBOX/*"`)
+	has(t, c.OK("b"), `* LIST (\HasNoChildren) "/" "INBOX/kid"`)
+	c.C(`c LIST "" "inbox/%"`)
+	has(t, c.OK("c"), `* LIST (\HasNoChildren) "/" "INBOX/kid"`)
+	c.C("d RENAME Inbox/kid Inbox/kid2")
+	c.OK("d")
+	c.C("e DELETE INBOX/kid2")
+	c.OK("e")
+	for _, pattern := range []string{"/*", "/Work", "/%"} {
+		c.C(`f LIST "" "` + pattern + `"`)
+		if lines := c.OK("f"); len(lines) != 0 {
+			t.Errorf("LIST %q: %q", pattern, lines)
+		}
+	}
+	c.C(`g LIST "" ("/Work" "Work")`)
+	has(t, c.OK("g"), `* LIST (\HasChildren) "/" "Work"`)
+}
