@@ -139,6 +139,17 @@ func (f *frontConn) isTLS() bool {
 	return f.tlsOn
 }
 
+// selected reports whether the session has a mailbox selected.
+func (f *frontConn) selected() bool {
+	s := f.session()
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sel != nil
+}
+
 func (f *frontConn) session() *session {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -302,10 +313,19 @@ func (f *frontConn) command() error {
 			f.rearm()
 			return err
 		}
+	case name == "CHECK" && !f.selected():
+		// go-imap answers OK in every state; CHECK is a command of the
+		// selected state (RFC 3501 section 6.4.1).
+		return refuse("BAD", "CLIENTBUG", "No mailbox selected")
+	case (name == "FETCH" || name == "SEARCH" || name == "UID") && badSyntax(name, line) != "":
+		return refuse("BAD", "CLIENTBUG", badSyntax(name, line))
 	case mark.ok && mark.size > maxBufferedLiteral:
 		// go-imap refuses such a literal, but its NO is lost where an
 		// atom may stand instead, and it reads on.
 		return refuse("NO", "TOOBIG", "Literals are limited to 4096 bytes for this command")
+	}
+	if name == "SEARCH" || name == "UID" {
+		line = searchLine(line)
 	}
 	f.mark, f.pass, f.state, f.name, f.appendJunk = mark, line, afterLine, name, false
 	rewrite := name == "CAPABILITY" || name == "LOGIN" || name == "AUTHENTICATE"

@@ -391,3 +391,42 @@ func TestCapabilityWithUpdates(t *testing.T) {
 		t.Fatalf("capabilities: %q", lines)
 	}
 }
+
+// Commands go-imap takes although IMAP's grammar does not are BAD, and
+// SMALLER 0 matches nothing (found by TestDovecotDifferential).
+func TestFrontRefusesWhatTheGrammarDoesNot(t *testing.T) {
+	f := newFixture(t)
+	c := f.login()
+	c.C("a CHECK")
+	c.BAD("a")
+	c.C("s SELECT INBOX")
+	c.OK("s")
+	c.C("b CHECK")
+	c.OK("b")
+	for _, cmd := range []string{
+		"FETCH 1 ()", "UID FETCH 1 ( )", "FETCH 1 BODY.PEEK[HEADER.FIELDS ()]",
+		"FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS.NOT ()])", "FETCH 1 BODY.PEEK[MIME]",
+		"SEARCH ()", "UID SEARCH NOT ()", "SEARCH OR SEEN ()",
+	} {
+		c.C("t " + cmd)
+		c.BAD("t")
+		if !strings.Contains(c.lastTagged, "[CLIENTBUG]") {
+			t.Errorf("%s: %q", cmd, c.lastTagged)
+		}
+	}
+	for cmd, want := range map[string]string{
+		"SEARCH SMALLER 0":               "* SEARCH",
+		"SEARCH OR SMALLER 00 UID 2":     "* SEARCH 2",
+		"SEARCH NOT SMALLER 0":           "* SEARCH 1 2 3",
+		"SEARCH RETURN () (SMALLER 0)":   "* ESEARCH (TAG \"t\")",
+		`SEARCH SUBJECT "SMALLER 0"`:     "* SEARCH",
+		`SEARCH SUBJECT "()"`:            "* SEARCH",
+		"FETCH 1 BODY.PEEK[1.MIME]<0.1>": "* 1 FETCH (BODY[1.MIME]<0> ",
+	} {
+		c.C("t " + cmd)
+		lines := c.OK("t")
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+			t.Errorf("%s: %q, want %q", cmd, lines, want)
+		}
+	}
+}
