@@ -29,9 +29,19 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	// FLAGS, UID, INTERNALDATE and RFC822.SIZE come from the view,
 	// ENVELOPE, BODYSTRUCTURE and header sections from the metadata the
 	// store parsed once; the body is read only for items that need it.
-	refs, err := s.resolve(sel, numSet)
-	if err != nil || len(refs) == 0 {
+	refs, gone, err := s.resolve(sel, numSet)
+	if err != nil {
 		return err
+	}
+	if err := s.fetchRefs(w, sel, refs, options); err != nil || !gone {
+		return err
+	}
+	return errSomeExpunged
+}
+
+func (s *session) fetchRefs(w *imapserver.FetchWriter, sel *selection, refs []msgRef, options *imap.FetchOptions) error {
+	if len(refs) == 0 {
+		return nil
 	}
 	if setsSeen(options) && len(options.BinarySection) > 0 {
 		// A BINARY that will be refused must not mark anything \Seen.

@@ -73,10 +73,14 @@ func TestSessionsSeeEachOther(t *testing.T) {
 	lines := b.OK("b3")
 	has(t, lines, "* 1 FETCH (UID 1)")
 	hasNot(t, lines, "EXPUNGE")
-	// Message 2 is still there as far as b knows: not a BAD.
-	b.C("b3a FETCH 2 UID")
-	if lines := b.OK("b3a"); len(lines) != 0 {
-		t.Errorf("FETCH of a message expunged meanwhile: %q", lines)
+	// Message 2 is still there as far as b knows: not a BAD, but a NO
+	// that says why it is left out (RFC 2180 section 4.1.2).
+	for _, cmd := range []string{"FETCH 2 UID", "FETCH 1:2 UID", `STORE 2 +FLAGS (\Seen)`} {
+		b.C("b3a " + cmd)
+		lines := b.NO("b3a")
+		if !strings.HasPrefix(b.lastTagged, "b3a NO [EXPUNGEISSUED] ") || strings.Contains(strings.Join(lines, "\n"), "EXPUNGE") || strings.HasSuffix(cmd, "1:2 UID") != (len(lines) == 1) {
+			t.Errorf("%s of a message expunged meanwhile: %q, then %q", cmd, lines, b.lastTagged)
+		}
 	}
 	b.C("b4 NOOP")
 	has(t, b.OK("b4"), "* 2 EXPUNGE")

@@ -32,7 +32,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 
 	ctx := &searchContext{saved: sel.searchRes, recent: uidSetOf(recent), maxSeq: maxSeq, maxUID: maxUID,
 		all: func() []msgRef {
-			refs, _ := s.resolve(sel, imap.UIDSet{{Start: 1, Stop: 0}}) // UIDs are never wrong
+			refs, _, _ := s.resolve(sel, imap.UIDSet{{Start: 1, Stop: 0}}) // UIDs are never wrong
 			return refs
 		}}
 	ctx.rewrite(criteria)

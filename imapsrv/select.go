@@ -77,11 +77,12 @@ type msgRef struct {
 // "*" is the last message the client knows of; "$" the saved SEARCH result.
 // A sequence number past the last one the client knows of, "*" in an
 // empty mailbox included, is errSeqPastEnd (RFC 9051 section 9,
-// seq-number); a UID is never wrong.
+// seq-number); a UID is never wrong. gone reports sequence numbers of
+// messages expunged meanwhile, which refs leaves out.
 // It costs O(k log n) for k messages out of n: the ranges are located by
 // binary search (UIDs) or by sequence number, never by a scan of the
 // mailbox, so a one-message FETCH in a mailbox of 100,000 stays cheap.
-func (s *session) resolve(sel *selection, numSet imap.NumSet) ([]msgRef, error) {
+func (s *session) resolve(sel *selection, numSet imap.NumSet) (refs []msgRef, gone bool, err error) {
 	if imap.IsSearchRes(numSet) {
 		numSet = append(imap.UIDSet(nil), sel.searchRes...)
 	}
@@ -105,14 +106,15 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) ([]msgRef, error) 
 		known := maxSeq + sel.unreported
 		for _, r := range set {
 			if max(r.Start, r.Stop) > known || known == 0 {
-				return nil, errSeqPastEnd
+				return nil, false, errSeqPastEnd
 			}
 			start, stop := r.Start, r.Stop
 			staticRange(&start, &stop, maxSeq)
-			stop = min(stop, maxSeq)
 			for seq := start; seq <= stop && seq != 0; seq++ {
 				if i := sel.tracker.DecodeSeqNum(seq); i != 0 && int(i) <= len(v.uids) {
 					add(int(i) - 1)
+				} else {
+					gone = true // expunged, and the client not told yet
 				}
 				if seq == stop {
 					break // stop may be the largest uint32
@@ -133,7 +135,7 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) ([]msgRef, error) 
 		slices.Sort(idx)
 		idx = slices.Compact(idx)
 	}
-	refs := make([]msgRef, 0, len(idx))
+	refs = make([]msgRef, 0, len(idx))
 	for _, i := range idx {
 		seq := sel.tracker.EncodeSeqNum(uint32(i) + 1)
 		if seq == 0 {
@@ -143,7 +145,7 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) ([]msgRef, error) 
 		_, recent := sel.recent[uid]
 		refs = append(refs, msgRef{seq: seq, uid: uid, recent: recent, viewEntry: v.msgs[i]})
 	}
-	return refs, nil
+	return refs, gone, nil
 }
 
 // lastKnown returns the sequence number and UID of the last message the

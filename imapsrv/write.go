@@ -32,9 +32,19 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if sel.readOnly {
 		return errReadOnly
 	}
-	refs, err := s.resolve(sel, numSet)
-	if err != nil || len(refs) == 0 {
+	refs, gone, err := s.resolve(sel, numSet)
+	if err != nil {
 		return err
+	}
+	if err := s.storeRefs(w, sel, refs, flags); err != nil || !gone {
+		return err
+	}
+	return errSomeExpunged
+}
+
+func (s *session) storeRefs(w *imapserver.FetchWriter, sel *selection, refs []msgRef, flags *imap.StoreFlags) error {
+	if len(refs) == 0 {
+		return nil
 	}
 	want := storableFlags(flags.Flags)
 	uids := uidsOf(refs)
@@ -187,7 +197,7 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	}
 	var list []uint32
 	if uids != nil {
-		refs, err := s.resolve(sel, *uids)
+		refs, _, err := s.resolve(sel, *uids)
 		if err != nil || len(refs) == 0 {
 			return err
 		}
@@ -202,7 +212,7 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, err
 	}
-	refs, err := s.resolve(sel, numSet)
+	refs, _, err := s.resolve(sel, numSet)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +246,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if sel.readOnly {
 		return errReadOnly
 	}
-	refs, err := s.resolve(sel, numSet)
+	refs, _, err := s.resolve(sel, numSet)
 	if err != nil {
 		return err
 	}
@@ -263,6 +273,12 @@ const bigMessage = 16 << 20
 // session expunged after this one last heard of them (RFC 5530).
 var errExpungedMeanwhile = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("EXPUNGEISSUED"),
 	Text: "The messages were expunged meanwhile"}
+
+// errSomeExpunged ends a FETCH or STORE that left out messages another
+// session expunged and this one was not told of yet (RFC 2180 section
+// 4.1.2): the client learns why, and the EXPUNGEs follow its next command.
+var errSomeExpunged = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("EXPUNGEISSUED"),
+	Text: "Some of the messages were expunged meanwhile"}
 
 // copyData is COPYUID for src, which must not be empty: an empty set
 // cannot be encoded.
