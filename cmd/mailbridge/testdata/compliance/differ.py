@@ -81,18 +81,32 @@ class Conn:
                 return out
             out += self.readn(int(m.group(1)))
 
-    def command(self, parts, done=None, wait=0, nonsync=False, tag=None):
+    def command(self, parts, done=None, wait=0, nonsync=False, tag=None, timeout=None):
         """Sends one command and returns its responses up to the tagged one.
         parts is a string or a list of strings and bytes; bytes go as
         synchronizing literals (LITERAL+ ones if nonsync). done is sent
-        after a continuation request (IDLE).
+        after a continuation request (IDLE). With a timeout (seconds), a
+        server that answers nothing for that long gets "<timeout>" as its
+        last response, and the connection is given up (closed).
         """
+        if timeout is None:
+            return self._command(parts, done, wait, nonsync, tag)
+        self.sock.settimeout(timeout)
+        try:
+            return self._command(parts, done, wait, nonsync, tag)
+        except socket.timeout:
+            self.closed = True
+            return self.partial + [b"<timeout>"]
+        finally:
+            self.sock.settimeout(TIMEOUT)
+
+    def _command(self, parts, done, wait, nonsync, tag):
         self.n += 1
         tag = tag or "x%d" % self.n
         if isinstance(parts, str):
             parts = [parts]
         data = tag.encode() + b" "
-        out = []
+        out = self.partial = []
         for p in parts:
             if not isinstance(p, bytes):
                 data += p.encode()
@@ -101,7 +115,11 @@ class Conn:
             else:
                 self.sock.sendall(data + b"{%d}\r\n" % len(p))
                 data = p
-                r = self.read_response()
+                try:
+                    r = self.read_response()
+                except EOFError:
+                    self.closed = True
+                    return out + [b"<closed>"]
                 if not r.startswith(b"+"):
                     # Refused before the literal: the tagged answer.
                     return out + [r]
@@ -309,6 +327,8 @@ def normalise(resp):
         return ["+"]
     if resp == b"<closed>":
         return ["closed"]
+    if resp == b"<timeout>":
+        return ["timeout"]
     if resp.startswith(b"* "):
         body = text[2:]
         word, _, rest = body.partition(" ")
@@ -422,8 +442,23 @@ def canonical(command, responses):
     others = [u for u in untagged if not (len(u) == 3 and u[2] == "EXPUNGE")]
     out = {"untagged": sorted(json.dumps(u, ensure_ascii=False, sort_keys=True) for u in others), "tagged": tagged}
     if expunges:
-        out["expunge"] = [u[1] for u in expunges]
+        out["expunge"] = expunged_originals([u[1] for u in expunges])
     return out
+
+
+def expunged_originals(seqs):
+    """The sequence numbers, before the command, of the messages a run of
+    EXPUNGE responses removed: "2, 3, 3" and "5, 4, 2" both remove 2, 4
+    and 5, and a server may send them in either order (RFC 3501 section
+    7.4.1)."""
+    gone = []
+    for n in seqs:
+        o = n
+        for g in sorted(gone):
+            if g <= o:
+                o += 1
+        gone.append(o)
+    return sorted(gone)
 
 
 # --- the steps -----------------------------------------------------------
@@ -460,7 +495,9 @@ def steps(corpus):
     """Yields (id, conn, command, options). conn is the connection's
     number (0 the main one); options: done (sent after "+"), wait (seconds
     to wait before the command, for another session's change to arrive),
-    ref_only (a setup step run only on the reference), nocompare."""
+    ref_only (a setup step run only on the reference), nonsync (LITERAL+),
+    timeout (seconds without an answer after which the connection is
+    given up), norecent (RECENT responses are not compared)."""
     S = lambda i, cmd, conn=0, **kw: (i, conn, cmd, kw)
 
     yield S("noauth-noop", "NOOP", conn=9)
@@ -826,10 +863,395 @@ def steps(corpus):
     yield S("delete-leaf", "DELETE diff/renamed/deep")
     yield S("delete-parent-after", "DELETE diff/renamed")
     yield S("list-final", 'LIST "" "diff*"')
+    yield from more_steps(corpus)
     yield S("delete-selected", "SELECT diff/new/parent/other")
     yield S("delete-selected-del", "DELETE diff/new/parent/other")
     yield S("delete-selected-noop", "NOOP")
     yield S("logout", "LOGOUT")
+
+
+def more_steps(corpus):
+    """The second round of steps: LIST-EXTENDED and patterns, the commands
+    of each state, ESEARCH and SEARCHRES, FETCH and STORE edge cases,
+    sessions that see another's EXPUNGE and APPEND, APPEND and mailbox
+    name edge cases, syntax errors. Each group works in mailboxes of its
+    own under diff/ and deletes them at the end."""
+    S = lambda i, cmd, conn=0, **kw: (i, conn, cmd, kw)
+
+    # LIST-EXTENDED, LSUB and patterns on a tree of their own.
+    for name in ("diff/t", "diff/t/a", "diff/t/a/b", "diff/t/c"):
+        yield S("tree-create " + name, "CREATE " + name)
+    yield S("tree-subscribe", "SUBSCRIBE diff/t/a/b")
+    for cmd in [
+        'LIST "" "diff/t/%/%"',
+        'LIST "" "diff/t/*/b"',
+        'LIST "" "diff/t/%/b"',
+        'LIST "" "%/t"',
+        'LIST "" "%/t/%"',
+        'LIST "" "DIFF/T/A"',
+        'LIST "" "diff/t/a/"',
+        'LIST "" diff/t/a',
+        'LIST "~" "*"',
+        'LIST "" "/diff/t/%"',
+        'LIST "diff/t/" "*"',
+        'LIST "diff/t/a/" "%"',
+        'LIST "diff/t/a" "%"',
+        'LIST "" ("diff/t" "diff/t/c")',
+        'LIST "" ("diff/t/%" "diff/t")',
+        'LIST "" ("diff/t/a/%" "diff/t/c" "diff/t/c")',
+        'LIST "" "diff/t*" RETURN (CHILDREN)',
+        'LIST "" "diff/t*" RETURN (SUBSCRIBED)',
+        'LIST "" "diff/t*" RETURN (SUBSCRIBED CHILDREN)',
+        'LIST "" "diff/t*" RETURN (STATUS (MESSAGES UNSEEN))',
+        'LIST "" "diff/t/%" RETURN (CHILDREN STATUS (UIDNEXT))',
+        'LIST (SUBSCRIBED) "" "diff/t*"',
+        'LIST (SUBSCRIBED) "" "diff/t*" RETURN (CHILDREN)',
+        'LIST (SUBSCRIBED RECURSIVEMATCH) "" "diff/t/%"',
+        'LIST (SUBSCRIBED RECURSIVEMATCH) "" "diff/t%"',
+        'LIST (SUBSCRIBED RECURSIVEMATCH) "" "diff/t/%" RETURN (CHILDREN)',
+        'LIST (REMOTE) "" "diff/t*"',
+        'LIST (SUBSCRIBED REMOTE) "" "diff/t*"',
+        'LIST (RECURSIVEMATCH) "" "diff/t*"',
+        'LIST () "" "diff/t*" RETURN ()',
+        'LIST "" "diff/t/%" RETURN',
+        'LIST "" ()',
+        'LSUB "" "diff/t/%"',
+        'LSUB "" "diff/t*"',
+        'LSUB "diff/t/" "*"',
+        'LSUB "" "diff/t/a/%"',
+        'LSUB "" ("diff/t")',
+    ]:
+        yield S("tree " + cmd, cmd)
+    yield S("tree-unsubscribe", "UNSUBSCRIBE diff/t/a/b")
+    yield S("tree-lsub-after", 'LSUB "" "diff/t*"')
+    for name in ("diff/t/a/b", "diff/t/a", "diff/t/c", "diff/t"):
+        yield S("tree-delete " + name, "DELETE " + name)
+
+    # The commands of any state, in each state, with extra arguments.
+    yield S("any-namespace-extra", "NAMESPACE extra")
+    yield S("any-noop-extra", "NOOP extra")
+    yield S("any-capability-extra", "CAPABILITY extra")
+    yield S("auth-check", "CHECK", conn=6)
+    yield S("auth-check-extra", "CHECK extra", conn=6)
+    yield S("enable-imap4rev2", "ENABLE IMAP4rev2", conn=6)
+    yield S("enable-condstore", "ENABLE CONDSTORE", conn=6)
+    yield S("enable-utf8", "ENABLE UTF8=ACCEPT", conn=6)
+    yield S("enable-noarg", "ENABLE", conn=6)
+    yield S("logout-extra", "LOGOUT extra", conn=6)
+    yield S("logout-after-extra", "LOGOUT", conn=6)
+    yield S("noauth2-noop", "NOOP", conn=9)
+    yield S("noauth2-check", "CHECK", conn=9)
+    yield S("noauth2-enable", "ENABLE CONDSTORE", conn=9)
+    yield S("noauth2-logout", "LOGOUT", conn=9)
+    yield S("noauth3-namespace", "NAMESPACE", conn=9)
+    yield S("noauth3-list", 'LIST "" "*"', conn=9)
+    yield S("noauth3-logout", "LOGOUT", conn=9)
+
+    # A mailbox of six corpus messages with their usual flags and dates.
+    yield S("s-create", "CREATE diff/s")
+    for i in range(6):
+        flags, date = APPEND_META[i]
+        yield S("s-append-%d" % (i + 1), ["APPEND diff/s %s %s " % (flags, date), corpus[i]])
+    yield S("s-create-2", "CREATE diff/s2")
+    yield S("s-select", "SELECT diff/s")
+
+    # SEARCH: ESEARCH forms, sequence sets, edges of the keys, nesting.
+    for key in [
+        "RETURN (COUNT) ALL",
+        "RETURN (MIN) UNSEEN",
+        "RETURN (MAX) UNSEEN",
+        "RETURN (MIN MAX) SEEN",
+        "RETURN (ALL) 1:3,5",
+        "RETURN (ALL COUNT) 1:*",
+        "RETURN (ALL) DRAFT DELETED",
+        "RETURN (COUNT) *:1",
+        "RETURN (MIN)",
+        "2,4:*",
+        "*:1",
+        "*:4",
+        "0",
+        "UID 3:*",
+        "UID *:3",
+        "UID 1000:*",
+        "UID 1,3:5 NOT UID 4",
+        "LARGER 0",
+        "LARGER 500",
+        "SMALLER 0",
+        "SMALLER 1",
+        "SMALLER 505",
+        "LARGER 4294967296",
+        "LARGER -1",
+        'HEADER "" ""',
+        'HEADER Subject ""',
+        'HEADER X-Nosuch ""',
+        "HEADER Content-Type multipart",
+        "NOT OR SEEN FLAGGED",
+        "OR NOT SEEN NOT FLAGGED",
+        "OR (SEEN FLAGGED) (DRAFT)",
+        "OR (SEEN FLAGGED) NOT (DRAFT)",
+        "NOT (NOT (SEEN))",
+        "(((SEEN)))",
+        "()",
+        "OR SEEN",
+        "NOT",
+        "ON 5-Jun-2024",
+        'ON "05-jun-2024"',
+        "SENTON 4-Jun-2024",
+        "SENTON 5-Jun-2024",
+        "SENTSINCE 5-Jun-2024 SENTBEFORE 7-Jun-2024",
+        "BEFORE 1-Jan-1970",
+        "SINCE 1-Jan-1900",
+        "CHARSET UTF-8 ALL",
+        "CHARSET utf-8 SUBJECT report",
+        'CHARSET "UTF-8" SUBJECT report',
+        "CHARSET",
+        "KEYWORD \\Seen",
+        "KEYWORD $work",
+        "UNKEYWORD $WORK",
+        "TEXT \"\"",
+        "BODY \"\"",
+        "FROM \"\"",
+    ]:
+        yield S("s-search " + key, "SEARCH " + key)
+    for key in ["RETURN (ALL) SEEN", "RETURN (COUNT) DRAFT", "RETURN (MIN MAX ALL) 2:5", "RETURN () 1:*", "2:4", "UID 2:4"]:
+        yield S("s-uid-search " + key, "UID SEARCH " + key)
+    yield S("s-search-literal", ["SEARCH SUBJECT ", b"report", " SEEN"])
+    yield S("s-search-charset-literal", ["SEARCH CHARSET UTF-8 FROM ", "Zoë".encode(), " ALL"])
+    # SEARCHRES ($, RFC 5182) after changes, and combined with other keys.
+    yield S("s-save", "UID SEARCH RETURN (SAVE) 2:5")
+    yield S("s-save-search-and", "SEARCH $ 3:*")
+    yield S("s-save-search-or", "SEARCH OR $ 1 SEEN")
+    yield S("s-save-search-not", "SEARCH NOT $")
+    yield S("s-save-uid-key", "SEARCH UID $")
+    yield S("s-save-store-deleted", "STORE 3 +FLAGS.SILENT (\\Deleted)")
+    yield S("s-save-expunge", "EXPUNGE")
+    yield S("s-save-after-expunge", "UID SEARCH $")
+    yield S("s-save-fetch-after-expunge", "FETCH $ UID")
+    yield S("s-save-append", ["APPEND diff/s (\\Seen) ", corpus[7]])
+    yield S("s-save-after-append", "SEARCH $ ALL")
+    yield S("s-save-not", "SEARCH RETURN (SAVE) NOT $")
+    yield S("s-save-not-fetch", "FETCH $ (UID)")
+    yield S("s-save-count", "SEARCH RETURN (SAVE COUNT) 1,3")
+    yield S("s-save-count-after", "SEARCH $")
+    yield S("s-save-min", "SEARCH RETURN (MIN SAVE) 4:*")
+    yield S("s-save-min-after", "SEARCH $")
+    yield S("s-save-unselect", "UNSELECT")
+    yield S("s-save-reselect", "SELECT diff/s")
+    yield S("s-save-gone", "SEARCH $")
+
+    # FETCH: sections of nested parts, partials, header lists, BINARY.
+    # Now 1 and 2 are the first two corpus messages, 3 the fourth, 4 the
+    # fifth (multipart/alternative in multipart/mixed), 5 the sixth (a
+    # message/rfc822 part) and 6 the eighth.
+    for mset, item in [
+        ("4", "BODY.PEEK[1.MIME]"),
+        ("4", "BODY.PEEK[1.2.MIME]"),
+        ("4", "BODY.PEEK[2.MIME]"),
+        ("5", "BODY.PEEK[2.MIME]"),
+        ("5", "BODY.PEEK[2.1.MIME]"),
+        ("5", "BODY.PEEK[2.2.MIME]"),
+        ("5", "BODY.PEEK[3.MIME]"),
+        ("5", "BODY.PEEK[2.HEADER.FIELDS (Subject From)]"),
+        ("5", "BODY.PEEK[2.HEADER.FIELDS.NOT (Subject)]"),
+        ("1", "BODY.PEEK[MIME]"),
+        ("4", "BODY.PEEK[0]"),
+        ("4", "BODY.PEEK[1.0]"),
+        ("1:*", "BODY.PEEK[]<400.100>"),
+        ("1:*", "BODY.PEEK[TEXT]<100000.1>"),
+        ("1:*", "BODY.PEEK[]<0.0>"),
+        ("1", "BODY.PEEK[]<4294967295.1>"),
+        ("1:*", "BODY.PEEK[HEADER.FIELDS.NOT (Subject)]"),
+        ("1:*", 'BODY.PEEK[HEADER.FIELDS.NOT ("From" SUBJECT to)]'),
+        ("1:*", "BODY.PEEK[HEADER.FIELDS.NOT (Subject)]<0.20>"),
+        ("1:*", "BODY.PEEK[HEADER.FIELDS (Subject)]<5.1000>"),
+        ("1:*", "BODY.PEEK[HEADER.FIELDS (Nosuch)]"),
+        ("1:*", "BODY.PEEK[header.fields (subject)]"),
+        ("1", "BODY.PEEK[HEADER.FIELDS ()]"),
+        ("1", "BODY.PEEK[HEADER.FIELDS.NOT ()]"),
+        ("4", "(BINARY.SIZE[1.1] BINARY.SIZE[1.2] BINARY.SIZE[2])"),
+        ("1:3", "BINARY.SIZE[]"),
+        ("4", "BINARY.PEEK[2]<0.10>"),
+        ("1:3", "BINARY.PEEK[1]<0.5>"),
+        ("4", "BINARY.PEEK[1.MIME]"),
+        ("4", "BINARY.PEEK[TEXT]"),
+        ("1", "BINARY.PEEK[HEADER]"),
+        ("1", "BINARY.SIZE[1]<0.5>"),
+        ("1:*", "(FAST UID)"),
+        ("1:*", "(ALL)"),
+        ("1:*", "(FLAGS FAST)"),
+        ("1", "FAST FLAGS"),
+        ("1:*", "(ENVELOPE FLAGS ENVELOPE)"),
+        ("1", "()"),
+        ("1", "BODYSTRUCTURE.PEEK"),
+    ]:
+        yield S("s-fetch %s %s" % (mset, item), "FETCH %s %s" % (mset, item))
+    yield S("s-fetch-open", "FETCH 1 (UID")
+    yield S("s-fetch-close-paren", "FETCH 1 FLAGS)")
+    yield S("s-fetch-noitem", "FETCH 1")
+    yield S("s-fetch-noarg", "FETCH")
+    yield S("s-fetch-dup-set", "FETCH 1:2,2:3 UID")
+    yield S("s-fetch-unordered-set", "FETCH 3,1 UID")
+    yield S("s-uid-fetch-gaps", "UID FETCH 1:3,5,7:9 UID")
+    yield S("s-uid-fetch-gaps-2", "UID FETCH 2,4,100 (UID FLAGS)")
+    yield S("s-uid-fetch-star-high", "UID FETCH 100:* UID")
+    yield S("s-uid-fetch-star-low", "UID FETCH *:6 UID")
+    yield S("s-uid-fetch-zero", "UID FETCH 0 UID")
+
+    # STORE: keywords, silent and not, unchanged flags, ranges past the end.
+    yield S("s-store-silent-kw", "STORE 1 FLAGS.SILENT ($A $B)")
+    yield S("s-store-silent-kw-fetch", "FETCH 1 FLAGS")
+    yield S("s-store-add-kw", "STORE 1 +FLAGS ($C)")
+    yield S("s-store-remove-silent-kw", "STORE 1 -FLAGS.SILENT ($A)")
+    yield S("s-store-kw-case", "STORE 1 -FLAGS ($b)")
+    yield S("s-store-kw-fetch", "FETCH 1 (FLAGS RFC822.SIZE)")
+    yield S("s-store-empty-list", "STORE 2 FLAGS ()")
+    yield S("s-store-add-empty-list", "STORE 2 +FLAGS ()")
+    yield S("s-store-unchanged", "STORE 1:2 +FLAGS ($C)")
+    yield S("s-store-recent-remove", "STORE 1 -FLAGS (\\Recent)")
+    yield S("s-store-uid-past-end", "UID STORE 5:100 +FLAGS ($D)")
+    yield S("s-store-uid-star-high", "UID STORE 100:* +FLAGS ($E)")
+    yield S("s-store-uid-none", "UID STORE 200 +FLAGS ($E)")
+    yield S("s-store-seq-past-end", "STORE 5:100 -FLAGS ($D)")
+    yield S("s-store-lower-silent", "STORE 2 +flags.silent (\\Flagged)")
+    yield S("s-store-no-flags", "STORE 2 FLAGS")
+    yield S("s-store-no-flags-undo", "STORE 2 FLAGS.SILENT (\\Flagged)")
+    yield S("s-store-extra", "STORE 2 -FLAGS (\\Flagged) extra")
+    yield S("s-store-extra-undo", "STORE 2 FLAGS.SILENT (\\Flagged)")
+    yield S("s-store-bad-paren", "STORE 2 +FLAGS ($x")
+    yield S("s-store-wildcard", "STORE 2 +FLAGS (\\*)")
+    yield S("s-flags-after-store", "FETCH 1:* (UID FLAGS)")
+
+    # COPY and MOVE: COPYUID, TRYCREATE, into the selected mailbox.
+    yield S("s-copy", "COPY 1:2 diff/s2")
+    yield S("s-uid-copy", "UID COPY 4,99 diff/s2")
+    yield S("s-uid-copy-star", "UID COPY 100:* diff/s2")
+    yield S("s-copy-trycreate", "COPY 1 diff/nosuch/deep")
+    yield S("s-copy-parent", "COPY 3 diff")
+    yield S("s-copy-noarg", "COPY 1")
+    yield S("s-copy-empty-name", 'COPY 1 ""')
+    yield S("s-move-noarg", "MOVE 1")
+    yield S("s-uid-move-none", "UID MOVE 200:300 diff/s2")
+    yield S("s-move-self", "MOVE 6 diff/s")
+    yield S("s-uid-move-self", "UID MOVE 2 diff/s")
+    yield S("s-after-move-self", "FETCH 1:* (UID FLAGS)")
+    yield S("s2-status", "STATUS diff/s2 (MESSAGES UIDNEXT UNSEEN)")
+    yield S("s-uid-move", "UID MOVE 5 diff/s2")
+    yield S("s-status-selected", "STATUS diff/s (MESSAGES UIDNEXT)")
+    # UID EXPUNGE with ranges; several EXPUNGEs at once.
+    yield S("s-mark-all", "STORE 1:* +FLAGS.SILENT (\\Deleted)")
+    yield S("s-uid-expunge-none", "UID EXPUNGE 100:*")
+    yield S("s-uid-expunge-range", "UID EXPUNGE 1:4")
+    yield S("s-uid-expunge-star", "UID EXPUNGE *:8")
+    yield S("s-uid-expunge-noarg", "UID EXPUNGE")
+    yield S("s-uid-expunge-bad", "UID EXPUNGE abc")
+    yield S("s-after-uid-expunge", "FETCH 1:* (UID FLAGS)")
+    yield S("s-close", "CLOSE")
+    yield S("s2-select", "SELECT diff/s2")
+    yield S("s2-fetch", "FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE)")
+    yield S("s2-close", "CLOSE")
+
+    # Another session's EXPUNGE not yet announced: FETCH, STORE and SEARCH
+    # of the message (RFC 2180 section 4), then its APPENDs.
+    yield S("e-create", "CREATE diff/e")
+    for i in range(4):
+        yield S("e-append-%d" % (i + 1), ["APPEND diff/e ", corpus[i]])
+    yield S("e-select-a", "SELECT diff/e", conn=2)
+    yield S("e-select-b", "SELECT diff/e", conn=3)
+    yield S("e-store-a", "STORE 2 +FLAGS.SILENT (\\Deleted)", conn=2)
+    yield S("e-b-sees-flag", "NOOP", conn=3, wait=0.5)
+    yield S("e-expunge-a", "EXPUNGE", conn=2)
+    yield S("e-b-fetch-gone", "FETCH 2 (UID FLAGS)", conn=3, wait=0.5)
+    yield S("e-b-fetch-all", "FETCH 1:* UID", conn=3)
+    yield S("e-b-store-gone", "STORE 2 +FLAGS (\\Seen)", conn=3)
+    yield S("e-b-search", "SEARCH ALL", conn=3)
+    yield S("e-b-noop", "NOOP", conn=3)
+    yield S("e-b-fetch-after", "FETCH 1:* (UID FLAGS)", conn=3)
+    # Which session gets \Recent for a message one of them appends is a
+    # race on the bridge (RFC 9051 dropped \Recent): RECENT is left out.
+    yield S("e-append-a", ["APPEND diff/e ", corpus[5]], conn=2, norecent=True)
+    yield S("e-b-sees-append", "NOOP", conn=3, wait=0.5, norecent=True)
+    yield S("e-append-b", ["APPEND diff/e ", corpus[6]], conn=3, norecent=True)
+    yield S("e-a-sees-append", "NOOP", conn=2, wait=0.5, norecent=True)
+    yield S("e-append-c", ["APPEND diff/e ", corpus[7]], conn=2, norecent=True)
+    yield S("e-b-fetch-new", "FETCH 5:* UID", conn=3, wait=0.5, norecent=True)
+    yield S("e-close-a", "CLOSE", conn=2)
+    yield S("e-close-b", "CLOSE", conn=3)
+
+    # APPEND: flags and dates, LITERAL+, odd bodies, odd arguments.
+    yield S("ap-create", "CREATE diff/ap")
+    yield S("ap-flags-date", ["APPEND diff/ap (\\Seen $K1) \"01-Feb-2021 12:00:00 -0500\" ", corpus[0]])
+    yield S("ap-nonsync", ["APPEND diff/ap (\\Flagged) ", corpus[1]], nonsync=True)
+    yield S("ap-no-final-crlf", ["APPEND diff/ap ", b"Subject: no final CRLF\r\n\r\nthe body ends here"])
+    yield S("ap-one-byte", ["APPEND diff/ap ", b"x"])
+    yield S("ap-empty-nonsync", ["APPEND diff/ap ", b""], nonsync=True)
+    yield S("ap-date-one-digit", ["APPEND diff/ap \"1-Feb-2021 12:00:00 +0000\" ", corpus[2]])
+    yield S("ap-date-space", ["APPEND diff/ap \" 1-Feb-2021 12:00:00 +0000\" ", corpus[2]])
+    yield S("ap-date-no-zone", ["APPEND diff/ap \"01-Feb-2021 12:00:00\" ", corpus[2]])
+    yield S("ap-trycreate-space", ["APPEND \"diff/no such\" ", corpus[0]])
+    yield S("ap-noarg", "APPEND diff/ap")
+    yield S("ap-flags-only", "APPEND diff/ap (\\Seen)")
+    yield S("ap-examine", "EXAMINE diff/ap")
+    yield S("ap-fetch", "FETCH 1:* (FLAGS INTERNALDATE RFC822.SIZE)")
+    yield S("ap-fetch-bodies", "FETCH 3:4 (BODY.PEEK[] BODYSTRUCTURE)")
+    yield S("ap-close", "CLOSE")
+    # Arguments after the literal, and a second literal (MULTIAPPEND, which
+    # the bridge does not announce), on connections of their own.
+    yield S("ap-trailing", ["APPEND diff/ap ", corpus[3], " extra"], conn=5, timeout=2)
+    yield S("ap-trailing-status", "STATUS diff/ap (MESSAGES)")
+    yield S("ap-multi", ["APPEND diff/ap ", corpus[3], " ", corpus[4]], conn=5, timeout=2)
+    yield S("ap-multi-status", "STATUS diff/ap (MESSAGES)")
+    yield S("ap-delete", "DELETE diff/ap")
+
+    # Mailbox names and RENAME: hierarchy, case, INBOX, odd characters.
+    yield S("r-create", "CREATE diff/r")
+    yield S("r-create-kid", "CREATE diff/r/kid")
+    # The wait: a RENAME soon after the CREATE races the upstream's echo
+    # of the CREATE on the bridge (the old name comes back, a child is
+    # duplicated); that race is reported, not tested here.
+    yield S("r-rename", "RENAME diff/r diff/r2", wait=1.2)
+    yield S("r-list", 'LIST "" "diff/r*"')
+    yield S("r-rename-into-child", "RENAME diff/r2 diff/r2/inside")
+    yield S("r-rename-kid-over-parent", "RENAME diff/r2/kid diff/r2")
+    yield S("r-rename-case", "RENAME diff/r2 diff/R2", wait=1.2)
+    yield S("r-list-case", 'LIST "" "diff/R*"')
+    yield S("r-rename-trailing-delim", "RENAME diff/R2 diff/r3/", wait=1.2)
+    yield S("r-rename-trailing-undo", "RENAME diff/R2 diff/r3", ref_only=True)
+    yield S("r-list-after", 'LIST "" "diff/r*"')
+    yield S("r-rename-inbox", "RENAME INBOX diff/inbox-old")
+    yield S("r-rename-inbox-case", "RENAME Inbox diff/inbox-old")
+    yield S("r-rename-to-inbox", "RENAME diff/r3 INBOX")
+    yield S("r-rename-to-inbox-child", "RENAME diff/r3/kid inbox/kid", wait=1.2)
+    yield S("r-list-inbox-child", 'LIST "" "INBOX/*"')
+    yield S("r-rename-back-from-inbox", "RENAME INBOX/kid diff/r3/kid", wait=1.2)
+    yield S("r-rename-empty", 'RENAME diff/r3 ""')
+    yield S("r-rename-noarg", "RENAME diff/r3")
+    yield S("r-rename-extra", "RENAME diff/nosuch diff/r4 extra")
+    yield S("r-delete-kid", "DELETE diff/r3/kid", wait=1.2)
+    yield S("r-delete", "DELETE diff/r3")
+    yield S("r-delete-extra", "DELETE diff/nosuch extra")
+    yield S("n-create-quote", 'CREATE "diff/q\\"uote"')
+    yield S("n-create-space-superior", 'CREATE "diff/sp ace/x"')
+    yield S("n-create-mutf7-nested", 'CREATE "diff/&AOk-t&AOk-/&ZeVnLIqe-"')
+    yield S("n-create-utf8", 'CREATE "diff/é"')
+    yield S("n-create-utf8-align", 'CREATE "diff/&AOk-"', ref_only=True)
+    yield S("n-create-double-delim", "CREATE diff/tt//")
+    yield S("n-create-double-delim-undo", "CREATE diff/tt", ref_only=True)
+    yield S("n-create-inner-double-delim", "CREATE diff//ss")
+    yield S("n-create-tab", 'CREATE "diff/tab\tx"')
+    yield S("n-create-percent-atom", "CREATE diff/a%b")
+    yield S("n-create-percent-undo", 'DELETE "diff/a%b"', ref_only=True)
+    yield S("n-create-literal", ["CREATE ", b"diff/lit"])
+    yield S("n-list", 'LIST "" ("diff/q*" "diff/sp ace/*" "diff/&AOk-*/*" "diff/&AOk-" "diff/tt*" "diff/lit" "diff/ss")')
+    yield S("n-list-bad-mutf7", 'LIST "" "diff/&*"')
+    yield S("n-select-extra", "SELECT diff/lit extra", conn=6)
+    yield S("n-select-condstore", "SELECT diff/lit (CONDSTORE)", conn=6)
+    yield S("n-status-noparen", "STATUS diff/lit MESSAGES")
+    yield S("n-status-unclosed", "STATUS diff/lit (MESSAGES")
+    yield S("n-status-noname", "STATUS (MESSAGES)")
+    for name in ['"diff/q\\"uote"', '"diff/sp ace/x"', '"diff/sp ace"', '"diff/&AOk-t&AOk-/&ZeVnLIqe-"', '"diff/&AOk-t&AOk-"',
+                 '"diff/&AOk-"', "diff/tt", "diff/lit"]:
+        yield S("n-delete " + name, "DELETE " + name)
+    yield S("n-list-final", 'LIST "" ("diff/q*" "diff/sp*" "diff/&AOk-*" "diff/tt*" "diff/lit" "diff/r*" "diff/t" "diff/t/*" "diff/ap" "diff/a%b")')
 
 
 # --- running -------------------------------------------------------------
@@ -875,6 +1297,7 @@ def run(cfg):
                     wait=opts.get("wait", 0) if opts.get("done") else 0,
                     nonsync=opts.get("nonsync", False),
                     tag="t%d" % step,
+                    timeout=opts.get("timeout"),
                 )
             except (OSError, EOFError) as e:
                 raise RuntimeError("%s: step %s: %s" % (server, sid, e))
@@ -886,6 +1309,8 @@ def run(cfg):
             continue
         count += 1
         text = cmd if isinstance(cmd, str) else cmd[0]
+        if opts.get("norecent"):
+            results = {k: [r for r in v if not re.match(rb"\* \d+ RECENT\r\n$", r)] for k, v in results.items()}
         a, b = canonical(text, results["bridge"]), canonical(text, results["reference"])
         for key, pa, pb in split(a, b):
             if pa == pb:
