@@ -105,6 +105,7 @@ type frontConn struct {
 	readTimeout time.Duration
 	name        string // the command go-imap is reading
 	appendJunk  bool   // something follows the message of this APPEND
+	appendBox   bool   // the literal go-imap reads next is APPEND's mailbox name
 
 	// rewriting is out.rewrite, read without mu by Write.
 	rewriting atomic.Bool
@@ -247,7 +248,9 @@ func (f *frontConn) readAfterLiteral() error {
 	}
 	f.mark, _ = lineMark(line)
 	f.pass, f.state = line, afterLine
-	if rest := trimEOL(line); f.name == "APPEND" && len(rest) > 0 && string(rest) != ")" {
+	if f.appendBox {
+		f.appendBox = false // the mailbox name: the message is still to come
+	} else if rest := trimEOL(line); f.name == "APPEND" && len(rest) > 0 && string(rest) != ")" {
 		f.pass, f.appendJunk = []byte("\r\n"), true
 	}
 	f.released()
@@ -324,10 +327,16 @@ func (f *frontConn) command() error {
 		// atom may stand instead, and it reads on.
 		return refuse("NO", "TOOBIG", "Literals are limited to 4096 bytes for this command")
 	}
-	if name == "SEARCH" || name == "UID" {
+	if subCommand(name, line) == "SEARCH" {
 		line = searchLine(line)
 	}
 	f.mark, f.pass, f.state, f.name, f.appendJunk = mark, line, afterLine, name, false
+	f.appendBox = false
+	if name == "APPEND" && mark.ok {
+		_, textEnd := lineMark(line)
+		toks, err := lex(trimEOL(line)[:textEnd], nil)
+		f.appendBox = err == nil && len(toks) == 2 // tag and name only
+	}
 	rewrite := name == "CAPABILITY" || name == "LOGIN" || name == "AUTHENTICATE"
 	f.mu.Lock()
 	f.out.begin(tag, name, rewrite)
