@@ -16,20 +16,14 @@ var (
 	emptyFields    = regexp.MustCompile(`(?i)HEADER\.FIELDS(?:\.NOT)? \(\s*\)`)
 	mimeWithout    = regexp.MustCompile(`(?i)\[MIME\]`)
 	emptyKeys      = regexp.MustCompile(`(?i)(RETURN\s*)?\(\s*\)`)
-	smallerNothing = regexp.MustCompile(`(?i)(^|[ (])SMALLER 0+([ )]|$)`)
+	smallerNothing = regexp.MustCompile(`(?i)(^|[ (])SMALLER 0+\b`)
 )
 
 // badSyntax returns why the first line of a FETCH or SEARCH is no command
 // IMAP's grammar allows, or "".
 func badSyntax(name string, line []byte) string {
 	text := blankQuoted(trimEOL(line))
-	sub := name
-	if name == "UID" {
-		if f := bytes.Fields(text); len(f) > 2 {
-			sub = string(bytes.ToUpper(f[2]))
-		}
-	}
-	switch sub {
+	switch subCommand(name, text) {
 	case "FETCH":
 		switch {
 		case emptyFetch.Match(text):
@@ -49,6 +43,16 @@ func badSyntax(name string, line []byte) string {
 	return ""
 }
 
+// subCommand is the command a UID command line names, or name.
+func subCommand(name string, text []byte) string {
+	if name == "UID" {
+		if f := bytes.Fields(text); len(f) > 2 {
+			return string(bytes.ToUpper(f[2]))
+		}
+	}
+	return name
+}
+
 // searchLine is a SEARCH line as go-imap is to read it: go-imap's SMALLER
 // 0 is no SMALLER at all, which matches every message, where no message
 // is smaller than 0 octets; NOT ALL matches none.
@@ -63,7 +67,7 @@ func searchLine(line []byte) []byte {
 	for _, m := range locs {
 		out = append(out, line[last:m[3]]...) // up to the key
 		out = append(out, "NOT ALL"...)
-		last = m[4] // the character after the number
+		last = m[1] // the character after the number
 	}
 	return append(out, line[last:]...)
 }
