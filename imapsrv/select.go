@@ -109,7 +109,9 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) (refs []msgRef, go
 				return nil, false, errSeqPastEnd
 			}
 			start, stop := r.Start, r.Stop
-			staticRange(&start, &stop, maxSeq)
+			// "*" is the client's last message, which may be one
+			// expunged meanwhile: never an earlier one.
+			staticRange(&start, &stop, known)
 			for seq := start; seq <= stop && seq != 0; seq++ {
 				if i := sel.tracker.DecodeSeqNum(seq); i != 0 && int(i) <= len(v.uids) {
 					add(int(i) - 1)

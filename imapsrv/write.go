@@ -212,9 +212,12 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, err
 	}
-	refs, _, err := s.resolve(sel, numSet)
+	refs, gone, err := s.resolve(sel, numSet)
 	if err != nil {
 		return nil, err
+	}
+	if gone {
+		return nil, errExpungedMeanwhile // nothing copied (RFC 2180 4.4.1)
 	}
 	dst, err := s.mailboxFor("copy", dest)
 	if err != nil {
@@ -246,9 +249,12 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if sel.readOnly {
 		return errReadOnly
 	}
-	refs, _, err := s.resolve(sel, numSet)
+	refs, gone, err := s.resolve(sel, numSet)
 	if err != nil {
 		return err
+	}
+	if gone {
+		return errExpungedMeanwhile
 	}
 	dst, err := s.mailboxFor("move", dest)
 	if err != nil || len(refs) == 0 {
