@@ -44,9 +44,13 @@ func (s *Store) Apply(c Changes) error {
 		// (a swap, a rename undone) gets it on the second pass instead
 		// of keeping a " (2)" name.
 		for _, system := range []bool{true, false, false} {
-			for _, m := range c.Mailboxes {
+			for i, m := range c.Mailboxes {
+				var opID string
+				if i < len(c.MailboxOpIDs) {
+					opID = c.MailboxOpIDs[i]
+				}
 				if (m.Kind == upstream.KindSystem) == system {
-					if err := w.applyMailbox(m, c.MailboxOps[m.ID]); err != nil {
+					if err := w.applyMailbox(m, opID); err != nil {
 						return err
 					}
 				}
@@ -123,10 +127,11 @@ func validID(id string) bool { return id != "" && len(id) <= 1024 }
 
 // applyMailbox takes an upstream label's name, unless a rename of it
 // is queued here: the queued rename wins, as queued ops do for messages.
-// The echo of this cache's own create or rename (opID) changes no name:
-// the cache made the change, and may have renamed the mailbox again
-// since. A create's echo binds its mailbox, should it come before the
-// pusher records the create.
+// The echo of this cache's own create or rename (opID) is taken only if
+// it is the mailbox's last (NameOp): an earlier one is stale, and taking
+// it would show an old name until the next echo. The last one matters
+// when a rename made elsewhere came in before it. A create's echo binds
+// its mailbox, should it come before the pusher records the create.
 func (w *wtx) applyMailbox(m upstream.Mailbox, opID string) error {
 	if !validID(m.ID) {
 		w.s.log.Warn("skipping mailbox with an invalid upstream ID", "len", len(m.ID))
@@ -148,11 +153,18 @@ func (w *wtx) applyMailbox(m upstream.Mailbox, opID string) error {
 		if err != nil || created == nil || created.UpstreamID != "" {
 			return err // a mailbox deleted here since: its delete follows
 		}
-		return w.bindMailbox(created.ID, m.ID)
+		if err := w.bindMailbox(created.ID, m.ID); err != nil {
+			return err
+		}
+		mb = created
 	}
 	if mb != nil {
-		if !own && mb.Role == RoleNone && role == RoleNone && mb.Name != name {
-			if renaming, err := w.renameQueued(mb.ID); renaming || err != nil {
+		if mb.Role == RoleNone && role == RoleNone && mb.Name != name {
+			if own {
+				if seq, _ := w.s.opSeq(w.opIDs, opID); seq != mb.NameOp {
+					return nil
+				}
+			} else if renaming, err := w.renameQueued(mb.ID); renaming || err != nil {
 				return err
 			}
 			mb.Name = w.uniqueName(name, mb.ID)

@@ -46,10 +46,10 @@ func TestMailboxEventDoesNotUndoQueuedRename(t *testing.T) {
 		}
 		must(t, s.RenameMailbox("X/a", "X/b"))
 		// The creates' events, each with the create's OpID.
-		c := Changes{MailboxOps: map[string]string{}}
+		var c Changes
 		for _, op := range creates {
 			c.Mailboxes = append(c.Mailboxes, upstream.Mailbox{ID: ids[op.Name], Name: op.Name, Kind: upstream.KindUser})
-			c.MailboxOps[ids[op.Name]] = op.OpID
+			c.MailboxOpIDs = append(c.MailboxOpIDs, op.OpID)
 			c.OpIDs = append(c.OpIDs, op.OpID)
 		}
 		must(t, s.Apply(c))
@@ -75,16 +75,15 @@ func TestMailboxEventDoesNotUndoQueuedRename(t *testing.T) {
 		// Their echoes change nothing, and a rename made elsewhere
 		// after them is followed.
 		c = Changes{Mailboxes: []upstream.Mailbox{{ID: "N1", Name: "X/b", Kind: upstream.KindUser}, {ID: "N2", Name: "X/b/kid", Kind: upstream.KindUser}}}
-		c.MailboxOps = map[string]string{}
 		for _, op := range renames {
 			c.OpIDs = append(c.OpIDs, op.OpID)
-			c.MailboxOps[op.MailboxID] = op.OpID
+			c.MailboxOpIDs = append(c.MailboxOpIDs, op.OpID)
 		}
 		must(t, s.Apply(c))
 		must(t, s.Apply(Changes{Mailboxes: []upstream.Mailbox{{ID: "N1", Name: "Y", Kind: upstream.KindUser}}}))
 		// A late echo of an op long done changes nothing either.
 		must(t, s.Apply(Changes{Mailboxes: []upstream.Mailbox{{ID: "N1", Name: "X/a", Kind: upstream.KindUser}},
-			MailboxOps: map[string]string{"N1": creates[1].OpID}}))
+			MailboxOpIDs: []string{creates[1].OpID}}))
 		if got, want := userNames(s), []string{"Home=L2", "Work=L1", "X/b/kid=N2", "X=N0", "Y=N1"}; !slices.Equal(got, want) {
 			t.Errorf("bound %v: at the end: %q, want %q", bound, got, want)
 		}

@@ -115,7 +115,7 @@ func (w *wtx) createLocal(name string) (*Mailbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = w.addOp(&opRec{Kind: OpCreateMailbox, Mailbox: ref{L: mb.ID}, Name: name})
+	mb.NameOp, err = w.addOp(&opRec{Kind: OpCreateMailbox, Mailbox: ref{L: mb.ID}, Name: name})
 	return mb, err
 }
 
@@ -175,9 +175,11 @@ func (s *Store) RenameMailbox(oldName, newName string) error {
 		for _, c := range moving {
 			c.Name = newName + strings.TrimPrefix(c.Name, old)
 			w.dirty[c.ID] = true
-			if _, err := w.addOp(&opRec{Kind: OpRenameMailbox, Mailbox: mboxRef(c), Name: c.Name}); err != nil {
+			seq, err := w.addOp(&opRec{Kind: OpRenameMailbox, Mailbox: mboxRef(c), Name: c.Name})
+			if err != nil {
 				return err
 			}
+			c.NameOp = seq
 		}
 		w.mbChanged = true
 		return w.createParents(newName)

@@ -52,6 +52,9 @@ type Mailbox struct {
 	UIDNext     uint32
 	Subscribed  bool
 	Messages    uint32 // count
+	// NameOp is the outbox seq of the last create or rename of this
+	// mailbox made here: the echo of an earlier one is stale.
+	NameOp uint64 `json:",omitempty"`
 }
 
 // Incoming is a message fetched and decrypted by the syncer.
@@ -70,7 +73,7 @@ type Incoming struct {
 // Changes is one batch from the upstream, applied in one write transaction.
 type Changes struct {
 	Mailboxes        []upstream.Mailbox     // created or renamed upstream (by upstream ID)
-	MailboxOps       map[string]string      // upstream mailbox ID -> OpID of the request its event echoes
+	MailboxOpIDs     []string               // beside Mailboxes: the OpID of the request each event echoes, or ""
 	DeletedMailboxes []string               // upstream IDs
 	Messages         []Incoming             // new; an ID already cached only has its meta updated
 	Updated          []upstream.MessageMeta // labels/flags changed upstream

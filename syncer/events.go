@@ -128,12 +128,7 @@ func (s *Syncer) changes(ctx context.Context, batch upstream.EventBatch) (store.
 		case upstream.MailboxCreated, upstream.MailboxUpdated:
 			if ev.Mailbox != nil {
 				c.Mailboxes = append(c.Mailboxes, *ev.Mailbox)
-				if ev.OpID != "" {
-					if c.MailboxOps == nil {
-						c.MailboxOps = map[string]string{}
-					}
-					c.MailboxOps[ev.Mailbox.ID] = ev.OpID
-				}
+				c.MailboxOpIDs = append(c.MailboxOpIDs, ev.OpID)
 			}
 		case upstream.MailboxDeleted:
 			c.DeletedMailboxes = append(c.DeletedMailboxes, ev.ID)
