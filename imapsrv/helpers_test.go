@@ -222,6 +222,16 @@ func (c *client) startTLS(roots *x509.CertPool) {
 }
 
 // C sends a command line.
+// selectedPair logs in two sessions that both have mailbox selected.
+func (f *fixture) selectedPair(mailbox string) (a, b *client) {
+	a, b = f.login(), f.login()
+	for _, c := range []*client{a, b} {
+		c.C("sel SELECT " + mailbox)
+		c.OK("sel")
+	}
+	return a, b
+}
+
 func (c *client) C(line string) {
 	c.t.Helper()
 	c.write(line + "\r\n")

@@ -38,11 +38,7 @@ func TestIdleSeesNewMail(t *testing.T) {
 
 func TestSessionsSeeEachOther(t *testing.T) {
 	f := newFixture(t)
-	a, b := f.login(), f.login()
-	a.C("a SELECT INBOX")
-	a.OK("a")
-	b.C("b SELECT INBOX")
-	b.OK("b")
+	a, b := f.selectedPair("INBOX")
 
 	a.C(`a1 STORE 1 +FLAGS (\Flagged)`)
 	has(t, a.OK("a1"), `* 1 FETCH (UID 1 FLAGS (\Seen \Flagged))`)

@@ -11,11 +11,7 @@ import (
 // client never named, and its EXPUNGE would then remove it.
 func TestStarAfterExpungeMeanwhile(t *testing.T) {
 	f := newFixture(t)
-	a, b := f.login(), f.login()
-	a.C("a1 SELECT INBOX")
-	a.OK("a1")
-	b.C("b1 SELECT INBOX")
-	b.OK("b1")
+	a, b := f.selectedPair("INBOX")
 	// a expunges message 3; b is not told (no command since).
 	a.C(`a2 STORE 3 +FLAGS.SILENT (\Deleted)`)
 	a.OK("a2")
@@ -48,11 +44,7 @@ func TestStarAfterExpungeMeanwhile(t *testing.T) {
 // Sequence numbers a client learnt of are never BAD.
 func TestKnownSeqNeverBad(t *testing.T) {
 	f := newFixture(t)
-	a, b := f.login(), f.login()
-	a.C("a1 SELECT INBOX")
-	a.OK("a1")
-	b.C("b1 SELECT INBOX")
-	b.OK("b1")
+	a, b := f.selectedPair("INBOX")
 	const msg = "Subject: x\r\n\r\nbody\r\n"
 	// Pipelined: APPEND to the selected mailbox, then FETCH of it.
 	a.write("a2 APPEND INBOX " + literalPlus(msg) + "\r\na3 FETCH 4 (UID)\r\n")
@@ -95,11 +87,7 @@ func TestKnownSeqNeverBad(t *testing.T) {
 // section 4.4.1 and RFC 5530 EXPUNGEISSUED, as FETCH and STORE now do.
 func TestCopyOfExpungedMeanwhile(t *testing.T) {
 	f := newFixture(t)
-	a, b := f.login(), f.login()
-	a.C("a1 SELECT INBOX")
-	a.OK("a1")
-	b.C("b1 SELECT INBOX")
-	b.OK("b1")
+	a, b := f.selectedPair("INBOX")
 	a.C("a2 MOVE 3 Archive")
 	a.OK("a2")
 	for _, cmd := range []string{"COPY 3 Work", "MOVE 3 Work", "COPY 2:3 Work"} {
