@@ -1,6 +1,7 @@
 package imapsrv
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -129,7 +130,13 @@ func (s *session) Unsubscribe(name string) error {
 	if err != nil {
 		return err
 	}
-	return storeError("unsubscribe", s.store().SetSubscribed(name, false))
+	err = s.store().SetSubscribed(name, false)
+	if errors.Is(err, store.ErrNoMailbox) {
+		// Not subscribed, then: OK (RFC 9051 section 6.3.8). Thunderbird
+		// unsubscribes the old name after a RENAME.
+		return nil
+	}
+	return storeError("unsubscribe", err)
 }
 
 // listEntry is a mailbox or a parent that exists only as a prefix.

@@ -136,6 +136,14 @@ func TestSubscriptions(t *testing.T) {
 	hasNot(t, lines, `"Work"`)
 	c.C(`a6 LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`)
 	has(t, c.OK("a6"), `* LIST (\HasChildren) "/" "Work" (CHILDINFO ("SUBSCRIBED"))`)
+
+	// A name that is not subscribed, because no mailbox has it, can be
+	// unsubscribed (RFC 9051 section 6.3.8): Thunderbird unsubscribes
+	// the old name after a RENAME (found by its test).
+	c.C("a7 UNSUBSCRIBE Nosuch")
+	c.OK("a7")
+	c.C("a8 SUBSCRIBE Nosuch")
+	c.NO("a8")
 }
 
 // CREATE-SPECIAL-USE (RFC 6154): the system labels are the special-use

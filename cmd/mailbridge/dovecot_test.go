@@ -39,7 +39,6 @@ var dovecotAllowed = map[string]string{
 	"list-after-rename-parents":     "RENAME creates real superiors on the bridge as CREATE does; Dovecot's are \\Noselect",
 	"list-final":                    "follows from list-after-rename-parents",
 	"list-ref-delim":                "RFC 3501 section 6.3.8: the root for a non-rooted reference MAY be empty",
-	"unsubscribe-nonexistent":       "RFC 3501 section 6.3.7: UNSUBSCRIBE of a name not subscribed may fail; Dovecot says OK",
 	"examine-store":                 "STORE in an EXAMINEd mailbox: NO (the bridge) or ignored with OK (Dovecot)",
 	"examine-expunge":               "EXPUNGE in an EXAMINEd mailbox: NO (the bridge) or a no-op OK (Dovecot)",
 	"append-recent":                 "\\Recent in APPEND's flags: the bridge ignores it (RFC 9051 dropped \\Recent), Dovecot says BAD",
