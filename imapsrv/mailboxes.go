@@ -150,6 +150,9 @@ type listEntry struct {
 	// LIST (SUBSCRIBED) show an unsubscribed parent for.
 	subscribedBelow []string
 	unlistedKids    bool
+	// orphan: a subscribed name whose mailbox was deleted (RFC 3501
+	// section 6.3.6 keeps it subscribed).
+	orphan bool
 }
 
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
@@ -161,7 +164,13 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	if err != nil {
 		return storeError("list", err)
 	}
-	entries := listEntries(mboxes)
+	var orphans []string
+	if options.SelectSubscribed || options.ReturnSubscribed {
+		if orphans, err = s.store().OrphanSubscriptions(); err != nil {
+			return storeError("list", err)
+		}
+	}
+	entries := listEntries(mboxes, orphans)
 
 	ref = canonInbox(ref)
 	compiled := make([]listPattern, 0, len(patterns))
@@ -189,11 +198,24 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	return nil
 }
 
-// listEntries returns every mailbox and every missing parent, sorted.
-func listEntries(mboxes []store.Mailbox) []*listEntry {
+// lsub reports whether the command is LSUB, which go-imap answers
+// through List as if it were LIST (SUBSCRIBED).
+func (s *session) lsub() bool {
+	fc, ok := s.conn.NetConn().(*frontConn)
+	return ok && fc.name == "LSUB"
+}
+
+// listEntries returns every mailbox, every orphan subscription and
+// every missing parent, sorted.
+func listEntries(mboxes []store.Mailbox, orphans []string) []*listEntry {
 	byName := make(map[string]*listEntry, len(mboxes))
 	for i := range mboxes {
 		byName[mboxes[i].Name] = &listEntry{name: mboxes[i].Name, mbox: &mboxes[i]}
+	}
+	for _, name := range orphans {
+		if byName[name] == nil {
+			byName[name] = &listEntry{name: name, orphan: true}
+		}
 	}
 	for i := range mboxes {
 		m := &mboxes[i]
@@ -339,7 +361,19 @@ func (p listPattern) match(name string) bool {
 
 // listData builds the LIST reply for e, or nil if the options exclude it.
 func (s *session) listData(e *listEntry, options *imap.ListOptions) *imap.ListData {
-	subscribed := e.mbox != nil && e.mbox.Subscribed
+	if e.orphan && !e.children {
+		// Only a subscription: LIST (SUBSCRIBED) says it does not exist
+		// (RFC 5258 section 3), LSUB, which has no such attribute, says
+		// nothing, as Dovecot does; other LISTs leave it out.
+		switch {
+		case !options.SelectSubscribed:
+			return nil
+		case s.lsub():
+			return &imap.ListData{Mailbox: e.name, Delim: delim}
+		}
+		return &imap.ListData{Mailbox: e.name, Delim: delim, Attrs: []imap.MailboxAttr{imap.MailboxAttrSubscribed, imap.MailboxAttrNonExistent}}
+	}
+	subscribed := e.mbox != nil && e.mbox.Subscribed || e.orphan
 	data := &imap.ListData{Mailbox: e.name, Delim: delim}
 	if e.mbox == nil {
 		data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)

@@ -144,6 +144,33 @@ func TestSubscriptions(t *testing.T) {
 	c.OK("a7")
 	c.C("a8 SUBSCRIBE Nosuch")
 	c.NO("a8")
+
+	// A subscription outlives its mailbox (RFC 3501 section 6.3.6), and
+	// comes back with a mailbox of that name.
+	for _, cmd := range []string{"CREATE Gone", "SUBSCRIBE Gone", "DELETE Gone"} {
+		c.C("b " + cmd)
+		c.OK("b")
+	}
+	c.C(`b1 LSUB "" "Gone"`)
+	has(t, c.OK("b1"), `* LSUB () "/" "Gone"`)
+	c.C(`b2 LIST (SUBSCRIBED) "" "G*"`)
+	has(t, c.OK("b2"), `* LIST (\Subscribed \NonExistent) "/" "Gone"`)
+	c.C(`b3 LIST "" "Gone" RETURN (SUBSCRIBED)`)
+	if lines := c.OK("b3"); len(lines) != 0 {
+		t.Errorf("LIST of a deleted mailbox: %q", lines)
+	}
+	c.C("b4 CREATE Gone")
+	c.OK("b4")
+	c.C(`b5 LSUB "" "Gone"`)
+	has(t, c.OK("b5"), `* LSUB (\HasNoChildren \Subscribed) "/" "Gone"`)
+	c.C("b6 DELETE Gone")
+	c.OK("b6")
+	c.C("b7 UNSUBSCRIBE Gone")
+	c.OK("b7")
+	c.C(`b8 LSUB "" "Gone"`)
+	if lines := c.OK("b8"); len(lines) != 0 {
+		t.Errorf("LSUB after UNSUBSCRIBE: %q", lines)
+	}
 }
 
 // CREATE-SPECIAL-USE (RFC 6154): the system labels are the special-use

@@ -174,6 +174,11 @@ func (s *Store) RenameMailbox(oldName, newName string) error {
 		}
 		for _, c := range moving {
 			c.Name = newName + strings.TrimPrefix(c.Name, old)
+			if orphan, err := w.setOrphan(c.Name, false); err != nil {
+				return err
+			} else if orphan {
+				c.Subscribed = true
+			}
 			w.dirty[c.ID] = true
 			seq, err := w.addOp(&opRec{Kind: OpRenameMailbox, Mailbox: mboxRef(c), Name: c.Name})
 			if err != nil {
@@ -197,15 +202,25 @@ func (s *Store) DeleteMailbox(name string) error {
 		if _, err := w.addOp(&opRec{Kind: OpDeleteMailbox, Mailbox: mboxRef(mb)}); err != nil {
 			return err
 		}
+		if mb.Subscribed {
+			if _, err := w.setOrphan(mb.Name, true); err != nil {
+				return err
+			}
+		}
 		return w.dropMailbox(mb)
 	})
 }
 
 // SetSubscribed subscribes or unsubscribes a mailbox. Subscriptions are
-// local: the upstream has no such notion.
+// local: the upstream has no such notion. Unsubscribing a name no mailbox
+// has drops it if it is an orphan (subscriptions.go), and is no error.
 func (s *Store) SetSubscribed(name string, on bool) error {
 	return s.update(func(w *wtx) error {
 		mb := w.byName(name)
+		if mb == nil && !on {
+			_, err := w.setOrphan(name, false)
+			return err
+		}
 		if mb == nil {
 			return fmt.Errorf("%w: %q", ErrNoMailbox, name)
 		}

@@ -38,7 +38,8 @@ var (
 	keyCheck       = []byte("check")
 	keyCursor      = []byte("cursor")
 	keyUIDValidity = []byte("uidvalidity")
-	keyOpPrefix    = []byte("opprefix") // 8 random bytes: see wtx.opID
+	keyOpPrefix    = []byte("opprefix")   // 8 random bytes: see wtx.opID
+	keyOrphanSubs  = []byte("orphansubs") // sealed: see subscriptions.go
 )
 
 // checkValue is sealed into bktMeta when the file is created, so that a

@@ -178,7 +178,12 @@ func (w *wtx) newMailbox(name string, role Role, up string, subscribed bool) (*M
 	if err != nil {
 		return nil, err
 	}
-	mb := &Mailbox{ID: id, UpstreamID: up, Name: name, Role: role, UIDValidity: v, UIDNext: 1, Subscribed: subscribed}
+	// A name still subscribed from a mailbox deleted before is this one's.
+	orphan, err := w.setOrphan(name, false)
+	if err != nil {
+		return nil, err
+	}
+	mb := &Mailbox{ID: id, UpstreamID: up, Name: name, Role: role, UIDValidity: v, UIDNext: 1, Subscribed: subscribed || orphan}
 	w.mboxes[id] = mb
 	w.dirty[id] = true
 	w.mbChanged = true
