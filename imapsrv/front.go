@@ -300,6 +300,10 @@ func (f *frontConn) command() error {
 		f.rearm()
 		return err
 	}
+	var bad string
+	if name == "FETCH" || name == "SEARCH" || name == "UID" {
+		bad = badSyntax(name, line)
+	}
 	switch {
 	case !mark.ok && inQuote(trimEOL(line)):
 		// A quoted string cannot hold CR or LF (RFC 9051 9), but
@@ -320,8 +324,8 @@ func (f *frontConn) command() error {
 		// go-imap answers OK in every state; CHECK is a command of the
 		// selected state (RFC 3501 section 6.4.1).
 		return refuse("BAD", "CLIENTBUG", "No mailbox selected")
-	case (name == "FETCH" || name == "SEARCH" || name == "UID") && badSyntax(name, line) != "":
-		return refuse("BAD", "CLIENTBUG", badSyntax(name, line))
+	case bad != "":
+		return refuse("BAD", "CLIENTBUG", bad)
 	case mark.ok && mark.size > maxBufferedLiteral:
 		// go-imap refuses such a literal, but its NO is lost where an
 		// atom may stand instead, and it reads on.

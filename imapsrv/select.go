@@ -112,14 +112,12 @@ func (s *session) resolve(sel *selection, numSet imap.NumSet) (refs []msgRef, go
 			// "*" is the client's last message, which may be one
 			// expunged meanwhile: never an earlier one.
 			staticRange(&start, &stop, known)
-			for seq := start; seq <= stop && seq != 0; seq++ {
+			// 0 < start <= stop <= known, a count of messages: no overflow.
+			for seq := start; seq <= stop; seq++ {
 				if i := sel.tracker.DecodeSeqNum(seq); i != 0 && int(i) <= len(v.uids) {
 					add(int(i) - 1)
 				} else {
 					gone = true // expunged, and the client not told yet
-				}
-				if seq == stop {
-					break // stop may be the largest uint32
 				}
 			}
 		}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -146,10 +145,10 @@ func (w *wtx) applyMailbox(m upstream.Mailbox, opID string) error {
 	if name == "" {
 		name = m.ID
 	}
-	own := opID != "" && strings.HasPrefix(opID, w.s.opPrefix)
+	seq, own := w.s.ownSeq(opID)
 	mb := w.byUpstream(m.ID)
 	if mb == nil && own {
-		created, err := w.createdBy(opID)
+		created, err := w.createdBy(seq, opID)
 		if err != nil || created == nil || created.UpstreamID != "" {
 			return err // a mailbox deleted here since: its delete follows
 		}
@@ -161,10 +160,10 @@ func (w *wtx) applyMailbox(m upstream.Mailbox, opID string) error {
 	if mb != nil {
 		if mb.Role == RoleNone && role == RoleNone && mb.Name != name {
 			if own {
-				if seq, _ := w.s.opSeq(w.opIDs, opID); seq != mb.NameOp {
+				if seq != mb.NameOp {
 					return nil
 				}
-			} else if renaming, err := w.renameQueued(mb.ID); renaming || err != nil {
+			} else if renaming, err := w.renameQueued(mb); renaming || err != nil {
 				return err
 			}
 			mb.Name = w.uniqueName(name, mb.ID)
@@ -187,15 +186,9 @@ func (w *wtx) applyMailbox(m upstream.Mailbox, opID string) error {
 	return err
 }
 
-// createdBy returns the mailbox the queued create op opID made, if any.
-func (w *wtx) createdBy(opID string) (*Mailbox, error) {
-	if opID == "" {
-		return nil, nil
-	}
-	seq, ok := w.s.opSeq(w.opIDs, opID)
-	if !ok {
-		return nil, nil
-	}
+// createdBy returns the mailbox the queued create op seq (ID opID) made,
+// if any.
+func (w *wtx) createdBy(seq uint64, opID string) (*Mailbox, error) {
 	op, err := w.getOp(seq)
 	if err != nil || op == nil || op.OpID != opID || op.Kind != OpCreateMailbox {
 		return nil, err
@@ -203,24 +196,15 @@ func (w *wtx) createdBy(opID string) (*Mailbox, error) {
 	return w.mboxes[op.Mailbox.L], nil
 }
 
-// renameQueued reports whether a rename of mailbox id is queued. The
-// outbox is read once per transaction, and only when an upstream name
-// disagrees with the cache's, which is rare.
-func (w *wtx) renameQueued(id uint64) (bool, error) {
-	if w.renaming == nil {
-		w.renaming = map[uint64]bool{}
-		c := w.outbox.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			op, err := decodeOp(w.s.seal, k, v)
-			if err != nil {
-				return false, err
-			}
-			if op.Kind == OpRenameMailbox {
-				w.renaming[op.Mailbox.L] = true
-			}
-		}
+// renameQueued reports whether the last rename of mb made here is still
+// queued: renames of one mailbox go up in order, so an earlier one is
+// done when the last is.
+func (w *wtx) renameQueued(mb *Mailbox) (bool, error) {
+	if mb.NameOp == 0 {
+		return false, nil
 	}
-	return w.renaming[id], nil
+	op, err := w.getOp(mb.NameOp)
+	return op != nil && op.Kind == OpRenameMailbox, err
 }
 
 // uniqueName returns name, or name with a number if another mailbox than

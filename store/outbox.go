@@ -71,15 +71,25 @@ func (w *wtx) opID(seq uint64) string {
 // opSeq finds the seq that an op with ID opID would have, given the
 // file's bktOpIDs; the caller checks that the op there has that ID.
 func (s *Store) opSeq(opIDs *bolt.Bucket, opID string) (uint64, bool) {
-	if rest, ok := strings.CutPrefix(opID, s.opPrefix); ok && len(rest) == 16 {
-		seq, err := strconv.ParseUint(rest, 16, 64)
-		return seq, err == nil
+	if seq, ok := s.ownSeq(opID); ok {
+		return seq, true
 	}
 	v := opIDs.Get([]byte(opID))
 	if len(v) != 8 {
 		return 0, false
 	}
 	return decodeU64(v), true
+}
+
+// ownSeq returns the seq an op of this file with ID opID has or had: the
+// op may be done and gone.
+func (s *Store) ownSeq(opID string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(opID, s.opPrefix)
+	if !ok || len(rest) != 16 {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(rest, 16, 64)
+	return seq, err == nil
 }
 
 // addOp queues op in this transaction.
@@ -91,9 +101,6 @@ func (w *wtx) addOp(op *opRec) (uint64, error) {
 	op.OpID = w.opID(seq)
 	if err := w.putOp(seq, op); err != nil {
 		return 0, err
-	}
-	if op.Kind == OpRenameMailbox {
-		w.renaming = nil
 	}
 	for _, id := range op.localMessages() {
 		if err := w.addPending(id, 1); err != nil {
@@ -177,9 +184,6 @@ func (w *wtx) getOp(seq uint64) (*opRec, error) {
 func (w *wtx) removeOp(seq uint64, op *opRec) error {
 	if err := w.outbox.Delete(u64key(seq)); err != nil {
 		return fmt.Errorf("store: delete op: %w", err)
-	}
-	if op.Kind == OpRenameMailbox {
-		w.renaming = nil
 	}
 	if !strings.HasPrefix(op.OpID, w.s.opPrefix) {
 		if err := w.opIDs.Delete([]byte(op.OpID)); err != nil {

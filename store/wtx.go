@@ -26,9 +26,6 @@ type wtx struct {
 
 	changes  []Change
 	opsAdded bool
-	// renaming holds the mailboxes with a rename queued, read from the
-	// outbox on first use (renameQueued) and dropped when ops change.
-	renaming map[uint64]bool
 
 	// Index terms and words queued by putAnalysis, written by flush.
 	post     map[uint64][]uint64
