@@ -103,6 +103,10 @@ func BenchmarkSearch(b *testing.B) {
 		{"text-rare-word", imap.SearchCriteria{Text: []string{"xylophonist"}}},
 		{"text-common-word", imap.SearchCriteria{Text: []string{"weather"}}},
 		{"text-phrase", imap.SearchCriteria{Text: []string{"the staging server"}}},
+		// Common words, a phrase found nowhere: every message with all
+		// three words is read to the end.
+		{"text-absent-phrase", imap.SearchCriteria{Text: []string{"the staging budget"}}},
+		{"body-phrase", imap.SearchCriteria{Body: []string{"the staging server"}}},
 		{"from-address", imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "From", Value: "alice@example.test"}}}},
 		{"unseen-since", imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}, Since: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}},
 	}

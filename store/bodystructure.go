@@ -28,13 +28,18 @@ const maxText = 1 << 20
 // splitHeader returns the header block (including the blank line that
 // ends it) and the body. A message without a blank line is all header.
 func splitHeader(raw []byte) (header, body []byte) {
-	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-		if j := bytes.Index(raw, []byte("\n\n")); j < 0 || i < j {
-			return raw[:i+4], raw[i+4:]
-		}
+	// Whichever blank line comes first ends the header; a bare one is
+	// looked for only before the CRLF one, not through the whole body.
+	crlf := bytes.Index(raw, []byte("\r\n\r\n"))
+	end := len(raw)
+	if crlf >= 0 {
+		end = crlf + 1
 	}
-	if j := bytes.Index(raw, []byte("\n\n")); j >= 0 {
+	if j := bytes.Index(raw[:end], []byte("\n\n")); j >= 0 {
 		return raw[:j+2], raw[j+2:]
+	}
+	if crlf >= 0 {
+		return raw[:crlf+4], raw[crlf+4:]
 	}
 	if bytes.HasPrefix(raw, []byte("\r\n")) {
 		return raw[:2], raw[2:]
@@ -56,10 +61,18 @@ func readHeader(block []byte) textproto.Header {
 
 // walker builds the body structure and collects the decoded text of the
 // text parts for search in one pass.
+//
+// A walker with seek set looks for that folded string instead (see
+// seek.go): text then holds only the tail a match could still start in,
+// and the walk stops at the first match.
 type walker struct {
 	text  []byte // folded, as search compares it
 	n     int    // bytes of text before folding, which maxText bounds
 	parts int    // parts seen so far, which maxParts bounds
+
+	seek  []byte
+	found bool
+	dec   []byte // a seeking walk's decoding buffer, reused piece by piece
 }
 
 func (w *walker) part(h textproto.Header, body []byte, depth int, defaultType string) imap.BodyStructure {
@@ -79,7 +92,7 @@ func (w *walker) part(h textproto.Header, body []byte, depth int, defaultType st
 			childDefault = "message/rfc822"
 		}
 		for _, p := range multipartParts(body, params["boundary"]) {
-			if w.parts >= maxParts {
+			if w.parts >= maxParts || w.found {
 				break
 			}
 			ph, pb := splitHeader(p)
@@ -135,7 +148,11 @@ func (w *walker) part(h textproto.Header, body []byte, depth int, defaultType st
 
 // addText appends the decoded text of a part, HTML without its markup.
 func (w *walker) addText(body []byte, enc, cs string, html bool) {
-	if w.n >= maxText {
+	if w.n >= maxText || w.found {
+		return
+	}
+	if w.seek != nil && !html && plainCharset(cs) && !strings.EqualFold(enc, "base64") {
+		w.seekPieces(body, strings.EqualFold(enc, "quoted-printable"))
 		return
 	}
 	raw := decodeTransfer(body, enc)
@@ -153,8 +170,15 @@ func (w *walker) addText(body []byte, enc, cs string, html bool) {
 		raw = raw[:maxText-w.n]
 	}
 	w.n += len(raw) + 1
-	w.text = foldAppend(w.text, raw)
-	w.text = append(w.text, '\n')
+	w.emit(raw)
+	w.emit(newline)
+}
+
+var newline = []byte{'\n'}
+
+// plainCharset reports whether text in charset cs is searched as it is.
+func plainCharset(cs string) bool {
+	return cs == "" || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "us-ascii")
 }
 
 func decodeTransfer(body []byte, enc string) []byte {
@@ -175,9 +199,12 @@ func decodeTransfer(body []byte, enc string) []byte {
 // breaks go, =XX becomes its byte, anything malformed is kept as it is.
 // It is several times faster than mime/quotedprintable's reader, which
 // matters because search rebuilds candidates' text on the fly.
-func decodeQP(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b) && len(out) < maxText; i++ {
+func decodeQP(b []byte) []byte { return appendQP(make([]byte, 0, len(b)), b) }
+
+// appendQP appends what decodeQP returns to out.
+func appendQP(out, b []byte) []byte {
+	limit := len(out) + maxText
+	for i := 0; i < len(b) && len(out) < limit; i++ {
 		c := b[i]
 		if c != '=' {
 			out = append(out, c)

@@ -55,6 +55,18 @@ func (ev *evaluator) needsText() bool {
 	return false
 }
 
+// seekable reports whether exactly one string key may have to look at
+// message text, and that key is a body or text key.
+func (ev *evaluator) seekable() bool {
+	var unsure []textKey
+	for k, ki := range ev.keys {
+		if ki.set == nil || !ki.sure {
+			unsure = append(unsure, k)
+		}
+	}
+	return len(unsure) == 1 && (unsure[0].where == "text" || unsure[0].where == "body")
+}
+
 // filter returns the UIDs of the entries that match c, in order.
 func (ev *evaluator) filter(c *imap.SearchCriteria, ents []uidEntry) ([]uint32, error) {
 	var out []uint32
@@ -85,7 +97,7 @@ func (s *Store) filterParallel(proto *evaluator, c *imap.SearchCriteria, ents []
 		lo, hi := p*len(ents)/n, (p+1)*len(ents)/n
 		wg.Go(func() {
 			errs[p] = s.view(func(tx *bolt.Tx) error {
-				ev := &evaluator{s: s, tx: tx, keys: proto.keys, maxUID: proto.maxUID}
+				ev := &evaluator{s: s, tx: tx, keys: proto.keys, maxUID: proto.maxUID, seekOne: proto.seekOne}
 				var err error
 				parts[p], err = ev.filter(c, ents[lo:hi])
 				return err

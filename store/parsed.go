@@ -91,10 +91,15 @@ func (s *Store) analyzeStored(tx *bolt.Tx, msgID uint64) (*Analysis, error) {
 }
 
 func (s *Store) bodyTx(tx *bolt.Tx, msgID uint64) ([]byte, error) {
+	return s.appendBodyTx(nil, tx, msgID)
+}
+
+// appendBodyTx is bodyTx appending the body to dst.
+func (s *Store) appendBodyTx(dst []byte, tx *bolt.Tx, msgID uint64) ([]byte, error) {
 	k := u64key(msgID)
 	v := tx.Bucket([]byte(bktBodies)).Get(k)
 	if v == nil {
 		return nil, fmt.Errorf("%w: id %d", ErrNoMessage, msgID)
 	}
-	return s.seal.open(bktBodies, k, v)
+	return s.seal.openInto(dst, bktBodies, k, v)
 }

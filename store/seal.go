@@ -62,11 +62,16 @@ func (s *sealer) sealAppend(dst []byte, bucket string, key, plain []byte) []byte
 // open reverses seal. It fails with ErrBadKey when the key is wrong or the
 // value was tampered with or moved.
 func (s *sealer) open(bucket string, key, sealed []byte) ([]byte, error) {
+	return s.openInto(nil, bucket, key, sealed)
+}
+
+// openInto is open appending the plaintext to dst.
+func (s *sealer) openInto(dst []byte, bucket string, key, sealed []byte) ([]byte, error) {
 	ns := s.aead.NonceSize()
 	if len(sealed) < ns+s.aead.Overhead() {
 		return nil, fmt.Errorf("%w: short sealed value in %s", ErrBadKey, bucket)
 	}
-	plain, err := s.aead.Open(nil, sealed[:ns], sealed[ns:], additionalData(bucket, key))
+	plain, err := s.aead.Open(dst, sealed[:ns], sealed[ns:], additionalData(bucket, key))
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot open value in %s", ErrBadKey, bucket)
 	}

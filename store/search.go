@@ -56,6 +56,7 @@ func (s *Store) Search(mailboxID uint64, c *imap.SearchCriteria) ([]uint32, erro
 		if ents, ev.maxUID, err = loadEntries(tx, mailboxID, ev.required(c)); err != nil {
 			return err
 		}
+		ev.seekOne = ev.seekable()
 		if !ev.needsText() || len(ents) < parallelMin {
 			out, err = ev.filter(c, ents)
 			ev = nil
@@ -259,6 +260,10 @@ type evaluator struct {
 	keys   map[textKey]*keyIndex
 	kw     map[string]uint32 // lower-cased keyword -> ID, loaded on need
 	maxUID uint32
+	// seekOne: the one key the index leaves unsure is a body or text key,
+	// which sk confirms without building candidates' whole documents.
+	seekOne bool
+	sk      seeker
 }
 
 // candidate is one message being evaluated; its document and parsed form
@@ -493,6 +498,9 @@ func (ev *evaluator) text(m *candidate, k textKey) (bool, error) {
 		if ki.sure {
 			return true, nil
 		}
+	}
+	if ev.seekOne && m.doc == nil && (k.where == "text" || k.where == "body") {
+		return ev.sk.contains(ev.s, ev.tx, id, k.where, k.q)
 	}
 	if k.where == "text" && m.doc == nil {
 		// The body is needed if the header does not match: build the

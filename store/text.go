@@ -43,7 +43,7 @@ func fold(s string) string {
 		if r == utf8.RuneError && size == 1 {
 			out = append(out, c)
 		} else {
-			out = utf8.AppendRune(out, unicode.ToLower(unicode.ToUpper(r)))
+			out = utf8.AppendRune(out, foldRune(r))
 		}
 		i += size
 	}
@@ -365,7 +365,7 @@ func foldAppend(dst, b []byte) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRune(b[i:])
-		if f := unicode.ToLower(unicode.ToUpper(r)); f != r && (r != utf8.RuneError || size > 1) {
+		if f := foldRune(r); f != r && (r != utf8.RuneError || size > 1) {
 			dst = utf8.AppendRune(dst, f)
 		} else {
 			dst = append(dst, b[i:i+size]...)
@@ -374,3 +374,20 @@ func foldAppend(dst, b []byte) []byte {
 	}
 	return dst
 }
+
+// foldRune is the case fold of r, as fold has it. The two-byte runes
+// (Latin, Greek, Cyrillic, Hebrew, Arabic) come from a table: through
+// the Unicode tables they cost more than the rest of folding together.
+func foldRune(r rune) rune {
+	if 0 <= r && r < rune(len(twoByteFolds)) {
+		return twoByteFolds[r]
+	}
+	return unicode.ToLower(unicode.ToUpper(r))
+}
+
+var twoByteFolds = func() (t [0x800]rune) {
+	for r := range t {
+		t[r] = unicode.ToLower(unicode.ToUpper(rune(r)))
+	}
+	return t
+}()
