@@ -32,8 +32,10 @@ type Analysis struct {
 	parsed []byte   // encoded parsedWire
 	words  string   // distinct tokens, one after the other
 	ends   []uint32 // where each word ends in words
-	vocab  []uint64 // vocabulary keys of words
 	terms  []uint64 // posting keys: (class, word) hashed with the index key
+	// termWords holds the word of each term, for the vocabulary: a word
+	// is added to it when one of its terms gets its first posting.
+	termWords []uint32
 }
 
 // word returns the i-th word.
@@ -183,11 +185,10 @@ func (s *Store) Analyze(raw []byte) *Analysis {
 	a.words, a.ends = ws.words()
 	classes := ws.classes
 	a.terms = make([]uint64, 0, len(a.ends)+len(a.ends)/2)
-	a.vocab = make([]uint64, len(a.ends))
+	a.termWords = make([]uint32, 0, cap(a.terms))
 	blk := sc.blk[:]
 	for i := range a.ends {
 		word := a.word(i)
-		a.vocab[i] = s.termKeyBuf(blk, classVocab, word)
 		if classes[i]&inHeader != 0 {
 			a.terms = append(a.terms, s.termKeyBuf(blk, classHeader, word))
 		}
@@ -195,6 +196,9 @@ func (s *Store) Analyze(raw []byte) *Analysis {
 			a.terms = append(a.terms, s.termKeyBuf(blk, classBody, word))
 		}
 		a.terms = s.appendFieldTerms(a.terms, blk, word, classes[i])
+		for len(a.termWords) < len(a.terms) {
+			a.termWords = append(a.termWords, uint32(i))
+		}
 	}
 	sc.text = w.text
 	if cap(sc.text) > maxScratch || cap(ws.arena) > maxScratch {

@@ -38,16 +38,15 @@ func (w *wtx) putAnalysis(id uint64, a *Analysis) error {
 	}
 	if w.post == nil {
 		w.post = make(map[uint64][]uint64)
-		w.words = make(map[uint64]wordRef)
+	}
+	if w.analysisOf == nil {
+		w.analysisOf = make(map[uint64]uint32)
 	}
 	for _, t := range a.terms {
 		w.post[t] = append(w.post[t], id)
 	}
-	ai := uint32(len(w.analyses))
+	w.analysisOf[id] = uint32(len(w.analyses))
 	w.analyses = append(w.analyses, a)
-	for i, key := range a.vocab {
-		w.words[key] = wordRef{ai, uint32(i)}
-	}
 	return nil
 }
 
@@ -60,9 +59,13 @@ func (w *wtx) dropAnalysis(id uint64) error {
 	return nil
 }
 
-// flushIndex writes the terms and words queued in this transaction, in key
-// order: neighbouring keys share bbolt pages, so each page is looked up
-// and rewritten once per batch rather than once per word.
+// flushIndex writes the terms queued in this transaction, in key order:
+// neighbouring keys share bbolt pages, so each page is looked up and
+// rewritten once per batch rather than once per word.
+//
+// A word is in the vocabulary from its first posting on, so only a term
+// without postings yet may bring a new word: the vocabulary is looked at
+// for those alone, not for every word of every message.
 func (w *wtx) flushIndex() error {
 	for _, term := range slices.Sorted(maps.Keys(w.post)) {
 		ids := w.post[term]
@@ -70,17 +73,39 @@ func (w *wtx) flushIndex() error {
 			// Deferred indexing hands messages over in any order.
 			slices.Sort(ids)
 		}
-		if err := w.appendPostings(term, slices.Compact(ids)); err != nil {
+		ids = slices.Compact(ids)
+		first, err := w.appendPostings(term, ids)
+		if err != nil {
 			return err
 		}
+		if first {
+			if err := w.addWord(term, ids); err != nil {
+				return err
+			}
+		}
 	}
-	keys := slices.Sorted(maps.Keys(w.words))
-	for _, key := range keys {
-		ref := w.words[key]
-		word := w.analyses[ref.analysis].word(int(ref.word))
-		k := u64key(key)
-		if w.vocab.Get(k) != nil {
+	w.post, w.analyses, w.analysisOf = nil, nil, nil
+	return nil
+}
+
+// addWord adds the word of term, found in the analysis of one of ids, to
+// the vocabulary if it is not there yet. Terms queued without an analysis
+// (migration 3's) are of words the vocabulary has.
+func (w *wtx) addWord(term uint64, ids []uint64) error {
+	for _, id := range ids {
+		ai, ok := w.analysisOf[id]
+		if !ok {
 			continue
+		}
+		a := w.analyses[ai]
+		i := slices.Index(a.terms, term)
+		if i < 0 {
+			continue
+		}
+		word := a.word(int(a.termWords[i]))
+		k := u64key(w.s.termKey(classVocab, word))
+		if w.vocab.Get(k) != nil {
+			return nil
 		}
 		if err := w.vocab.Put(k, w.s.seal.seal(bktVocab, k, []byte(word))); err != nil {
 			return fmt.Errorf("store: write vocabulary: %w", err)
@@ -88,14 +113,14 @@ func (w *wtx) flushIndex() error {
 		// A word is a slice of its message's words: copy it, so the
 		// vocabulary cache does not keep every message's words alive.
 		w.newWords = append(w.newWords, strings.Clone(word))
+		return nil
 	}
-	w.post, w.words, w.analyses = nil, nil, nil
 	return nil
 }
 
 // appendPostings adds ascending ids to the posting list of term, after
-// the IDs it holds.
-func (w *wtx) appendPostings(term uint64, ids []uint64) error {
+// the IDs it holds, and reports whether the list was empty.
+func (w *wtx) appendPostings(term uint64, ids []uint64) (first bool, err error) {
 	prefix := u64key(term)
 	c := w.postings.Cursor()
 	var lastKey, chunk []byte
@@ -108,12 +133,14 @@ func (w *wtx) appendPostings(term uint64, ids []uint64) error {
 	}
 	var chunkNo uint32
 	var last uint64
+	first = true
 	if len(k) == 12 && bytes.HasPrefix(k, prefix) {
 		chunkNo = binary.BigEndian.Uint32(k[8:])
 		last = lastPosting(v)
 		if ids[0] <= last {
-			return w.mergePostings(term, ids)
+			return false, w.mergePostings(term, ids)
 		}
+		first = false
 		lastKey = bytes.Clone(k)
 		chunk = append(make([]byte, 0, len(v)+8*len(ids)), v...)
 	}
@@ -121,7 +148,7 @@ func (w *wtx) appendPostings(term uint64, ids []uint64) error {
 		if lastKey == nil || len(chunk) >= maxChunk {
 			if lastKey != nil {
 				if err := w.postings.Put(lastKey, chunk); err != nil {
-					return fmt.Errorf("store: write postings: %w", err)
+					return false, fmt.Errorf("store: write postings: %w", err)
 				}
 				chunkNo++
 			}
@@ -133,9 +160,9 @@ func (w *wtx) appendPostings(term uint64, ids []uint64) error {
 		last = id
 	}
 	if err := w.postings.Put(lastKey, chunk); err != nil {
-		return fmt.Errorf("store: write postings: %w", err)
+		return false, fmt.Errorf("store: write postings: %w", err)
 	}
-	return nil
+	return first, nil
 }
 
 // mergePostings rewrites the posting list of term with ids merged in: the

@@ -4,7 +4,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/emersion/go-imap/v2"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/mailbridge/mailbridge/upstream"
 )
 
 // postingsOf returns the message IDs listed under a term.
@@ -57,4 +60,59 @@ func TestPostingsOutOfOrder(t *testing.T) {
 	if got := postingsOf(t, s, term); !slices.Equal(got, want) {
 		t.Fatalf("postings = %v\nwant %v", got, want)
 	}
+}
+
+// The vocabulary gets a word with the first posting of any of its terms,
+// once: a word first seen in the body and later in a subject, or in a
+// later transaction, is still listed once, and substring searches find
+// words added in every transaction, after a reopen too.
+func TestVocabularyFromFirstPostings(t *testing.T) {
+	s, path := seeded(t)
+	add := func(id, raw string) {
+		must(t, s.Apply(Changes{Messages: []Incoming{{
+			Meta: upstream.MessageMeta{ID: id, MailboxIDs: []string{upstream.Inbox}}, Body: []byte(raw)}}}))
+	}
+	add("a", "Subject: first\r\n\r\nnumbat wombat\r\n")
+	add("b", "Subject: numbat again\r\n\r\nquokka wombat\r\n")
+	add("c", "Subject: numbat\r\n\r\nwombat\r\n")
+	vocab := func(s *Store) map[string]int {
+		words := map[string]int{}
+		must(t, s.view(func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte(bktVocab)).ForEach(func(k, v []byte) error {
+				w, err := s.seal.open(bktVocab, k, v)
+				words[string(w)]++
+				return err
+			})
+		}))
+		return words
+	}
+	for w, n := range vocab(s) {
+		if n != 1 {
+			t.Errorf("%q is in the vocabulary %d times", w, n)
+		}
+	}
+	for _, w := range []string{"first", "numbat", "wombat", "again", "quokka"} {
+		if vocab(s)[w] != 1 {
+			t.Errorf("%q is not in the vocabulary", w)
+		}
+	}
+	inbox := box(t, s, "INBOX").ID
+	check := func(s *Store) {
+		t.Helper()
+		for q, want := range map[string][]uint32{"umba": {1, 2, 3}, "okk": {2}, "gai": {2}} {
+			got, err := s.Search(inbox, &imap.SearchCriteria{Text: []string{q}})
+			must(t, err)
+			if !slices.Equal(got, want) {
+				t.Errorf("TEXT %q = %v, want %v", q, got, want)
+			}
+		}
+		got, err := s.Search(inbox, &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "umba"}}})
+		must(t, err)
+		if !slices.Equal(got, []uint32{2, 3}) {
+			t.Errorf("SUBJECT umba = %v, want [2 3]", got)
+		}
+	}
+	check(s)
+	must(t, s.Close())
+	check(reopen(t, path))
 }

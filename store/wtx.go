@@ -27,11 +27,12 @@ type wtx struct {
 	changes  []Change
 	opsAdded bool
 
-	// Index terms and words queued by putAnalysis, written by flush.
-	post     map[uint64][]uint64
-	words    map[uint64]wordRef // vocabulary key -> word
-	analyses []*Analysis        // what wordRefs point into
-	newWords []string           // words added to the vocabulary, for the cache
+	// Index terms queued by putAnalysis, written by flush, and the
+	// analyses their words are read from.
+	post       map[uint64][]uint64
+	analyses   []*Analysis
+	analysisOf map[uint64]uint32 // message ID -> index into analyses
+	newWords   []string          // words added to the vocabulary, for the cache
 
 	// Appended messages whose analysis waits for the next index batch
 	// (deferIndex); queued once the transaction is committed.
@@ -45,10 +46,6 @@ type wtx struct {
 	keywords, outbox, opIDs, refs, pending            *bolt.Bucket
 	parsed, postings, vocab, gone                     *bolt.Bucket
 }
-
-// wordRef is a word of w.analyses: a map of these holds no pointers for
-// the garbage collector to follow.
-type wordRef struct{ analysis, word uint32 }
 
 func (s *Store) newWtx(tx *bolt.Tx) (*wtx, error) {
 	w := &wtx{s: s, tx: tx, mboxes: make(map[uint64]*Mailbox), dirty: make(map[uint64]bool)}
@@ -98,7 +95,7 @@ func loadMailboxes(tx *bolt.Tx, seal *sealer) ([]Mailbox, error) {
 // flush writes the mailbox records changed in this transaction and the
 // index terms it queued.
 func (w *wtx) flush() error {
-	if len(w.post) > 0 || len(w.words) > 0 {
+	if len(w.post) > 0 {
 		if err := w.flushIndex(); err != nil {
 			return err
 		}

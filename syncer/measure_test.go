@@ -128,13 +128,17 @@ func TestMeasureIdle(t *testing.T) {
 	t.Logf("restart: open + LIST + SELECT INBOX (%d messages) in %v", len(es), time.Since(start).Round(time.Microsecond))
 
 	all, _ := st.MailboxByName(store.AllMailName)
-	for _, q := range []string{"xylophonist", "weather", "zürich", "the staging server"} {
-		start = time.Now()
-		got, err := st.Search(all.ID, &imap.SearchCriteria{Text: []string{q}})
-		if err != nil {
-			t.Fatal(err)
+	// The first pass reads the file from the page cache or the disk and
+	// loads the vocabulary; the second shows a daemon that has run a while.
+	for _, pass := range []string{"cold", "warm"} {
+		for _, q := range []string{"xylophonist", "weather", "zürich", "the staging server", "the staging budget"} {
+			start = time.Now()
+			got, err := st.Search(all.ID, &imap.SearchCriteria{Text: []string{q}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: SEARCH TEXT %q in All Mail (%d messages): %d hits in %v", pass, q, all.Messages, len(got), time.Since(start).Round(time.Microsecond))
 		}
-		t.Logf("SEARCH TEXT %q in All Mail (%d messages): %d hits in %v", q, all.Messages, len(got), time.Since(start).Round(time.Microsecond))
 	}
 
 	srv, err := mock.New(mock.Options{Dir: filepath.Join(dir, "mock")})
