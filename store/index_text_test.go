@@ -18,6 +18,11 @@ var tokenSamples = []string{
 	"bad \xff\xfe utf-8 \xc3 bytes\x80end",
 	"tabs\tand\r\nnewlines\n\nx",
 	"@AZ[`az{ THE QUICK BROWN FOX @@[[``{{ JUMPS OVER 0123456789 Ünïcödé ÀÉÎ LAZY DOGS~\x7f",
+	// ASCII runs that go on in other letters, or after them; other
+	// runes that end a run; runs at the window size; one-byte tokens.
+	"abcé déf éabc a€b x€ €y naïve café ab9ü",
+	strings.Repeat("k", 64) + " " + strings.Repeat("k", 65) + " " + strings.Repeat("k", 63) + "é" + " " + strings.Repeat("k", 64) + "€",
+	"a b c 1 2 3 z",
 }
 
 // TestAddTokensMatchesEachToken guards the fast tokenizer of Analyze

@@ -309,6 +309,17 @@ func (ws *wordSet) addTokens(b []byte, class byte) {
 			// this. tokenByte is false beyond ASCII, which ends it.
 			for i++; i < len(b) && tokenByte[b[i]]; i++ {
 			}
+			if i < len(b) && b[i] >= utf8.RuneSelf {
+				continue // the run may go on in other letters
+			}
+			// It ends at the end or at an ASCII separator, which goes too.
+			if ascii && i-start <= maxToken {
+				ws.addWord(b, start, i, class)
+			} else {
+				ws.addRun(b, start, i, ascii, class)
+			}
+			start = -1
+			i++
 			continue
 		}
 		r, size := utf8.DecodeRune(b[i:])
