@@ -65,13 +65,8 @@ func (s *Store) Entries(mailboxID uint64) ([]Entry, error) {
 func (s *Store) Body(msgID uint64) ([]byte, error) {
 	var body []byte
 	err := s.view(func(tx *bolt.Tx) error {
-		k := u64key(msgID)
-		v := tx.Bucket([]byte(bktBodies)).Get(k)
-		if v == nil {
-			return fmt.Errorf("%w: id %d", ErrNoMessage, msgID)
-		}
 		var err error
-		body, err = s.seal.open(bktBodies, k, v) // a fresh slice, valid after the txn
+		body, err = s.bodyTx(tx, msgID) // a fresh slice, valid after the txn
 		return err
 	})
 	return body, err

@@ -66,6 +66,7 @@ func (s *Store) headerTx(tx *bolt.Tx, msgID uint64) ([]byte, error) {
 func (s *Store) parsedWireTx(tx *bolt.Tx, msgID uint64) ([]byte, error) {
 	k := u64key(msgID)
 	if v := tx.Bucket([]byte(bktParsed)).Get(k); v != nil {
+		s.noteRead(len(v))
 		return s.seal.open(bktParsed, k, v)
 	}
 	if plain := s.queuedParsed(msgID); plain != nil {
@@ -101,5 +102,6 @@ func (s *Store) appendBodyTx(dst []byte, tx *bolt.Tx, msgID uint64) ([]byte, err
 	if v == nil {
 		return nil, fmt.Errorf("%w: id %d", ErrNoMessage, msgID)
 	}
+	s.noteRead(len(v))
 	return s.seal.openInto(dst, bktBodies, k, v)
 }

@@ -12,21 +12,23 @@ import (
 // search or FETCH touched stays counted in RSS although it is only page
 // cache. The pages remain in the OS page cache and fault back in on the
 // next read. The bridge calls this when the account goes idle (and the
-// syncer after a full sync); it is cheap and safe while others read.
+// syncer after a full sync), and the store itself after reading a lot
+// (noteRead); it is cheap and safe while others read.
 func (s *Store) ReleaseMemory() error {
 	s.slabs.drop()
-	var size int64
-	if err := s.view(func(tx *bolt.Tx) error { size = tx.Size(); return nil }); err != nil {
-		return err
-	}
-	base := s.db.Info().Data
-	if base == 0 || size <= 0 {
+	s.readSince.Store(0)
+	// Within a read transaction: bbolt remaps the file only when none is
+	// open, so the mapping can neither move nor go away under the call.
+	return s.view(func(tx *bolt.Tx) error {
+		base, size := s.db.Info().Data, tx.Size()
+		if base == 0 || size <= 0 {
+			return nil
+		}
+		// The uintptr goes straight to the kernel: no Go pointer is made
+		// from it. MADV_DONTNEED on a shared file mapping keeps the data.
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, base, uintptr(size), unix.MADV_DONTNEED); errno != 0 {
+			return fmt.Errorf("store: release memory: %w", errno)
+		}
 		return nil
-	}
-	// The uintptr goes straight to the kernel: no Go pointer is made
-	// from it. MADV_DONTNEED on a shared file mapping keeps the data.
-	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, base, uintptr(size), unix.MADV_DONTNEED); errno != 0 {
-		return fmt.Errorf("store: release memory: %w", errno)
-	}
-	return nil
+	})
 }

@@ -6,5 +6,6 @@ package store
 // are not worth dropping by hand; see the Linux version.
 func (s *Store) ReleaseMemory() error {
 	s.slabs.drop()
+	s.readSince.Store(0)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -71,6 +72,12 @@ type Store struct {
 
 	// slabs holds sealed values while their transaction is open.
 	slabs slabPool
+
+	// readSince counts the bytes read from the mapping since the last
+	// ReleaseMemory, which releasing keeps to one at a time (release.go).
+	readSince    atomic.Int64
+	releasing    atomic.Bool
+	releaseAfter int64
 }
 
 // Open opens or creates the cache file, checks the key and upgrades the
@@ -120,6 +127,8 @@ func Open(opts Options) (*Store, error) {
 		log:       log,
 		watchers:  make(map[int]func(Change)),
 		outboxSig: make(chan struct{}, 1),
+
+		releaseAfter: releaseAfter,
 	}
 	if err := db.Update(s.initSchema); err != nil {
 		return nil, errors.Join(err, db.Close())
