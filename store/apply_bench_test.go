@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -46,4 +48,39 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// distinctWords is a text/plain message of about size bytes of random
+// five-letter words, nearly all distinct: the worst case for the index
+// writer, which must add each to the vocabulary.
+func distinctWords(size int) []byte {
+	rng := rand.New(rand.NewPCG(9, 9))
+	var b strings.Builder
+	b.WriteString("Subject: words\r\nContent-Type: text/plain\r\n\r\n")
+	for b.Len() < size {
+		for range 5 {
+			b.WriteByte(byte('a' + rng.IntN(26)))
+		}
+		if rng.IntN(12) == 0 {
+			b.WriteString("\r\n")
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkApplyDistinctWords writes one 1 MiB message of ~170,000
+// distinct words to a fresh store: linear in the words, or one hostile
+// message stalls every writer.
+func BenchmarkApplyDistinctWords(b *testing.B) {
+	s0, _ := openTest(b)
+	raw := distinctWords(1 << 20)
+	a := s0.Analyze(raw)
+	for b.Loop() {
+		b.StopTimer()
+		s, _ := seeded(b)
+		b.StartTimer()
+		must(b, s.Apply(Changes{Messages: []Incoming{{Meta: upstream.MessageMeta{ID: "x", MailboxIDs: []string{upstream.Inbox}}, Body: raw, Analysis: a}}}))
+	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"iter"
@@ -36,18 +37,41 @@ func (w *wtx) putAnalysis(id uint64, a *Analysis) error {
 	if err := w.parsed.Put(k, w.sealValue(bktParsed, k, a.parsed)); err != nil {
 		return fmt.Errorf("store: write parsed message: %w", err)
 	}
-	if w.post == nil {
-		w.post = make(map[uint64][]uint64)
-	}
-	if w.analysisOf == nil {
-		w.analysisOf = make(map[uint64]uint32)
-	}
-	for _, t := range a.terms {
-		w.post[t] = append(w.post[t], id)
-	}
-	w.analysisOf[id] = uint32(len(w.analyses))
+	ai := uint64(len(w.analyses))
 	w.analyses = append(w.analyses, a)
+	for i, t := range a.terms {
+		w.queueTerm(t, id, ai<<32|uint64(a.termWords[i]))
+	}
 	return nil
+}
+
+// termList is what a transaction queues under one term: the messages, and
+// where the term's word is, for the vocabulary.
+type termList struct {
+	ids  []uint64
+	word uint64 // index into analyses << 32 | word index in it; or noWord
+}
+
+// noWord marks a term queued without its word (migration 3's, of words
+// the vocabulary has).
+const noWord = ^uint64(0)
+
+// queueTerm queues message id under term, whose word is at word.
+func (w *wtx) queueTerm(term, id, word uint64) {
+	if w.post == nil {
+		w.post = make(map[uint64]uint32)
+	}
+	i, ok := w.post[term]
+	if !ok {
+		i = uint32(len(w.lists))
+		w.lists = append(w.lists, termList{word: noWord})
+		w.post[term] = i
+	}
+	l := &w.lists[i]
+	if l.word == noWord {
+		l.word = word
+	}
+	l.ids = append(l.ids, id)
 }
 
 // dropAnalysis removes what putAnalysis wrote, except the posting entries.
@@ -67,54 +91,45 @@ func (w *wtx) dropAnalysis(id uint64) error {
 // without postings yet may bring a new word: the vocabulary is looked at
 // for those alone, not for every word of every message.
 func (w *wtx) flushIndex() error {
+	type newWord struct {
+		key  uint64
+		word string
+	}
+	var words []newWord
 	for _, term := range slices.Sorted(maps.Keys(w.post)) {
-		ids := w.post[term]
-		if !slices.IsSorted(ids) {
+		l := &w.lists[w.post[term]]
+		if !slices.IsSorted(l.ids) {
 			// Deferred indexing hands messages over in any order.
-			slices.Sort(ids)
+			slices.Sort(l.ids)
 		}
-		ids = slices.Compact(ids)
-		first, err := w.appendPostings(term, ids)
+		first, err := w.appendPostings(term, slices.Compact(l.ids))
 		if err != nil {
 			return err
 		}
-		if first {
-			if err := w.addWord(term, ids); err != nil {
-				return err
-			}
+		if first && l.word != noWord {
+			word := w.analyses[l.word>>32].word(int(uint32(l.word)))
+			words = append(words, newWord{w.s.termKey(classVocab, word), word})
 		}
 	}
-	w.post, w.analyses, w.analysisOf = nil, nil, nil
-	return nil
-}
-
-// addWord adds the word of term, found in the analysis of one of ids, to
-// the vocabulary if it is not there yet. Terms queued without an analysis
-// (migration 3's) are of words the vocabulary has.
-func (w *wtx) addWord(term uint64, ids []uint64) error {
-	for _, id := range ids {
-		ai, ok := w.analysisOf[id]
-		if !ok {
-			continue
+	// In key order too: bbolt inserts into a node by moving what follows,
+	// which in random order costs the square of the batch's new words.
+	slices.SortFunc(words, func(a, b newWord) int { return cmp.Compare(a.key, b.key) })
+	for i, nw := range words {
+		if i > 0 && nw.key == words[i-1].key {
+			continue // the word of several terms
 		}
-		a := w.analyses[ai]
-		i := slices.Index(a.terms, term)
-		if i < 0 {
-			continue
-		}
-		word := a.word(int(a.termWords[i]))
-		k := u64key(w.s.termKey(classVocab, word))
+		k := u64key(nw.key)
 		if w.vocab.Get(k) != nil {
-			return nil
+			continue
 		}
-		if err := w.vocab.Put(k, w.s.seal.seal(bktVocab, k, []byte(word))); err != nil {
+		if err := w.vocab.Put(k, w.s.seal.seal(bktVocab, k, []byte(nw.word))); err != nil {
 			return fmt.Errorf("store: write vocabulary: %w", err)
 		}
 		// A word is a slice of its message's words: copy it, so the
 		// vocabulary cache does not keep every message's words alive.
-		w.newWords = append(w.newWords, strings.Clone(word))
-		return nil
+		w.newWords = append(w.newWords, strings.Clone(nw.word))
 	}
+	w.post, w.lists, w.analyses = nil, nil, nil
 	return nil
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -115,4 +116,22 @@ func TestVocabularyFromFirstPostings(t *testing.T) {
 	check(s)
 	must(t, s.Close())
 	check(reopen(t, path))
+}
+
+// A message of many new words, written at once, puts every one of them
+// in the vocabulary: substring searches find it by any of them.
+func TestVocabularyOfManyNewWords(t *testing.T) {
+	s, _ := seeded(t)
+	raw := distinctWords(64 << 10)
+	must(t, s.Apply(Changes{Messages: []Incoming{{Meta: upstream.MessageMeta{ID: "x", MailboxIDs: []string{upstream.Inbox}}, Body: raw}}}))
+	inbox := box(t, s, "INBOX").ID
+	_, body := splitHeader(raw)
+	words := strings.Fields(string(body))
+	for _, w := range []string{words[0], words[len(words)/2], words[len(words)-1]} {
+		got, err := s.Search(inbox, &imap.SearchCriteria{Text: []string{w}})
+		must(t, err)
+		if !slices.Equal(got, []uint32{1}) {
+			t.Errorf("TEXT %q = %v, want [1]", w, got)
+		}
+	}
 }

@@ -87,11 +87,8 @@ func migrateV3(w *wtx) error {
 		if err != nil {
 			return err
 		}
-		if w.post == nil {
-			w.post = make(map[uint64][]uint64)
-		}
 		for _, t := range w.s.fieldTerms(hb) {
-			w.post[t] = append(w.post[t], id)
+			w.queueTerm(t, id, noWord)
 		}
 		return nil
 	})

@@ -15,13 +15,22 @@ import (
 // seekPiece is how much of a part a seeking walk decodes at a time.
 const seekPiece = 2048
 
-// emit appends the folded form of raw to the text. A seeking walk then
-// looks for its string there and keeps only the tail a match could still
-// start in: the tail is shorter than the string, so a match found later
-// always includes bytes not looked at before.
+// emit appends the folded form of raw to the text. A seeking walk looks
+// for its string there once a window's worth has gathered.
 func (w *walker) emit(raw []byte) {
 	w.text = foldAppend(w.text, raw)
-	if w.seek == nil || w.found {
+	if w.seek != nil && len(w.text) >= max(seekPiece, 4*len(w.seek)) {
+		w.look()
+	}
+}
+
+// look searches the text gathered so far and keeps only the tail a match
+// could still start in. The tail is shorter than the string, so a match
+// found later always includes bytes not looked at before; and the window
+// is a few times the string, so that a long string is not copied and
+// searched again for every short piece of text.
+func (w *walker) look() {
+	if w.found {
 		return
 	}
 	if bytes.Contains(w.text, w.seek) {
@@ -96,6 +105,7 @@ func (sk *seeker) contains(s *Store, tx *bolt.Tx, msgID uint64, where, q string)
 	h := readHeader(hb)
 	w := walker{seek: []byte(q), text: sk.text[:0], dec: sk.dec[:0]}
 	w.part(h, rest, 0, "text/plain")
+	w.look() // what the last window left
 	sk.text, sk.dec = w.text, w.dec
 	if w.found || where != "text" {
 		return w.found, nil

@@ -29,10 +29,10 @@ type wtx struct {
 
 	// Index terms queued by putAnalysis, written by flush, and the
 	// analyses their words are read from.
-	post       map[uint64][]uint64
-	analyses   []*Analysis
-	analysisOf map[uint64]uint32 // message ID -> index into analyses
-	newWords   []string          // words added to the vocabulary, for the cache
+	post     map[uint64]uint32 // term -> index into lists
+	lists    []termList
+	analyses []*Analysis
+	newWords []string // words added to the vocabulary, for the cache
 
 	// Appended messages whose analysis waits for the next index batch
 	// (deferIndex); queued once the transaction is committed.
