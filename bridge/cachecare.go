@@ -78,6 +78,15 @@ func resetCache(path string, key []byte, log *slog.Logger) error {
 // has read a big mailbox that could be hundreds of MB of page cache.
 const releaseMemoryEvery = 10 * time.Minute
 
+// Sooner than that, the pages go back once releaseAfterRead bytes have
+// been read, looked at every releaseCheckEvery: a phrase search over a
+// big mailbox maps in most of the file, and a search repeated within the
+// check finds its pages still mapped.
+const (
+	releaseAfterRead  = 64 << 20
+	releaseCheckEvery = 30 * time.Second
+)
+
 // careForCache releases memory after the initial sync and then now and
 // then, until ctx ends.
 func (a *account) careForCache(ctx context.Context, synced <-chan struct{}) {
@@ -86,19 +95,34 @@ func (a *account) careForCache(ctx context.Context, synced <-chan struct{}) {
 		return
 	case <-synced:
 	}
-	t := time.NewTicker(releaseMemoryEvery)
-	defer t.Stop()
+	check := time.NewTicker(releaseCheckEvery)
+	defer check.Stop()
+	var released, saved time.Time
 	for {
-		if err := a.store.ReleaseMemory(); err != nil {
-			a.log.Warn("release cache memory", "err", err)
+		now := time.Now()
+		if releaseDue(now.Sub(released), a.store.MappedRead()) {
+			if err := a.store.ReleaseMemory(); err != nil {
+				a.log.Warn("release cache memory", "err", err)
+			}
+			released = now
 		}
-		a.saveUIDValidityFloor()
+		if now.Sub(saved) >= releaseMemoryEvery {
+			a.saveUIDValidityFloor()
+			saved = now
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-check.C:
 		}
 	}
+}
+
+// releaseDue reports whether an account whose cache was released ago
+// (or never: a huge duration), and has had read bytes read since, should
+// release it now.
+func releaseDue(ago time.Duration, read int64) bool {
+	return ago >= releaseMemoryEvery || read >= releaseAfterRead
 }
 
 // saveUIDValidityFloor records in the vault the highest UIDVALIDITY the

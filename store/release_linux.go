@@ -11,9 +11,9 @@ import (
 // set: bbolt reads through a shared, read-only mapping, so every body a
 // search or FETCH touched stays counted in RSS although it is only page
 // cache. The pages remain in the OS page cache and fault back in on the
-// next read. The bridge calls this when the account goes idle (and the
-// syncer after a full sync), and the store itself after reading a lot
-// (noteRead); it is cheap and safe while others read.
+// next read. The bridge calls this when the account goes idle or has read
+// a lot (MappedRead), and the syncer after a full sync; it is cheap and
+// safe while others read.
 func (s *Store) ReleaseMemory() error {
 	s.slabs.drop()
 	s.readSince.Store(0)

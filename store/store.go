@@ -74,10 +74,8 @@ type Store struct {
 	slabs slabPool
 
 	// readSince counts the bytes read from the mapping since the last
-	// ReleaseMemory, which releasing keeps to one at a time (release.go).
-	readSince    atomic.Int64
-	releasing    atomic.Bool
-	releaseAfter int64
+	// ReleaseMemory (release.go).
+	readSince atomic.Int64
 }
 
 // Open opens or creates the cache file, checks the key and upgrades the
@@ -127,8 +125,6 @@ func Open(opts Options) (*Store, error) {
 		log:       log,
 		watchers:  make(map[int]func(Change)),
 		outboxSig: make(chan struct{}, 1),
-
-		releaseAfter: releaseAfter,
 	}
 	if err := db.Update(s.initSchema); err != nil {
 		return nil, errors.Join(err, db.Close())
