@@ -766,6 +766,21 @@ def steps(corpus):
         "SUBJECT Kln",
         "BODY snowman",
         "FROM Ångström",
+        # Phrases: the index finds the words, the text must confirm them
+        # (across a soft line break, in base64, HTML, a nested message;
+        # not across a hard one).
+        'TEXT "quarterly numbers"',
+        'TEXT "Quarterly report"',
+        'TEXT "report quarterly"',
+        'BODY "word zebra"',
+        'BODY "soft line break"',
+        'BODY "version of the newsletter"',
+        'BODY "base64 encoded"',
+        'BODY "inner plain text"',
+        'TEXT "giraffe says"',
+        'NOT BODY "quarterly numbers"',
+        'OR BODY "soft line break" BODY "inner plain"',
+        'BODY "the quarterly" SUBJECT report',
     ]:
         yield S("search " + key, "SEARCH " + key)
     yield S("search-charset-utf8", ["SEARCH CHARSET UTF-8 SUBJECT ", "Grüße".encode()])
