@@ -33,7 +33,10 @@ type account struct {
 	log   *slog.Logger
 
 	cancel context.CancelFunc
-	done   chan struct{}
+	done   chan struct{} // closed when run returns
+	// care is careForCache, which runs while the cache is open, whether
+	// or not a session is: clients read the cache offline too.
+	care sync.WaitGroup
 
 	mu      sync.Mutex
 	cfg     vault.Account
@@ -77,6 +80,7 @@ func (b *Bridge) startAccount(ctx context.Context, cfg vault.Account) error {
 	b.mu.Lock()
 	b.accounts[cfg.ID] = a
 	b.mu.Unlock()
+	a.care.Go(func() { a.careForCache(ctx) })
 	go a.run(ctx, b.opts.Backend)
 	return nil
 }
@@ -141,11 +145,6 @@ func (a *account) runOnce(ctx context.Context, backend upstream.Backend) (err er
 		a.sess = nil
 		a.mu.Unlock()
 	}()
-	careCtx, stopCare := context.WithCancel(ctx)
-	var care sync.WaitGroup
-	care.Go(func() { a.careForCache(careCtx, s.Synced()) })
-	defer care.Wait() // the cache closes after run returns
-	defer stopCare()
 	return s.Run(ctx)
 }
 
@@ -188,6 +187,7 @@ func (a *account) connect(ctx context.Context, backend upstream.Backend) (upstre
 func (a *account) stop() {
 	a.cancel()
 	<-a.done
+	a.care.Wait()
 	a.saveUIDValidityFloor()
 	if err := a.store.Close(); err != nil {
 		a.log.Error("close cache", "err", err)

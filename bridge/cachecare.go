@@ -87,14 +87,10 @@ const (
 	releaseCheckEvery = 30 * time.Second
 )
 
-// careForCache releases memory after the initial sync and then now and
-// then, until ctx ends.
-func (a *account) careForCache(ctx context.Context, synced <-chan struct{}) {
-	select {
-	case <-ctx.Done():
-		return
-	case <-synced:
-	}
+// careForCache releases the cache's memory and saves the UIDVALIDITY
+// floor now and then, until ctx ends. (The syncer releases after a full
+// sync itself.)
+func (a *account) careForCache(ctx context.Context) {
 	check := time.NewTicker(releaseCheckEvery)
 	defer check.Stop()
 	var released, saved time.Time
