@@ -53,9 +53,25 @@ class Conn:
         self.closed = False
         self.greeting = self.read_response()
 
+    def recv(self):
+        # A server that closes while our next command is on its way (Dovecot
+        # ending a session whose mailbox was deleted) makes the kernel
+        # reset the connection, which may drop the last lines it sent:
+        # that is a close too.
+        try:
+            return self.sock.recv(65536)
+        except ConnectionResetError:
+            return b""
+
+    def sendall(self, data):
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed: the read that follows says so
+
     def readline(self):
         while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
+            data = self.recv()
             if not data:
                 raise EOFError("connection closed; read so far: %r" % self.buf)
             self.buf += data
@@ -64,7 +80,7 @@ class Conn:
 
     def readn(self, n):
         while len(self.buf) < n:
-            data = self.sock.recv(65536)
+            data = self.recv()
             if not data:
                 raise EOFError("connection closed in a literal")
             self.buf += data
@@ -114,7 +130,7 @@ class Conn:
             elif nonsync:
                 data += b"{%d+}\r\n" % len(p) + p
             else:
-                self.sock.sendall(data + b"{%d}\r\n" % len(p))
+                self.sendall(data + b"{%d}\r\n" % len(p))
                 data = p
                 try:
                     r = self.read_response()
@@ -124,7 +140,7 @@ class Conn:
                 if not r.startswith(b"+"):
                     # Refused before the literal: the tagged answer.
                     return out + [r]
-        self.sock.sendall(data + b"\r\n")
+        self.sendall(data + b"\r\n")
         while True:
             try:
                 r = self.read_response()
@@ -135,7 +151,7 @@ class Conn:
             if r.startswith(b"+") and done is not None:
                 if wait:
                     time.sleep(wait)
-                self.sock.sendall(done.encode() + b"\r\n")
+                self.sendall(done.encode() + b"\r\n")
                 done = None
                 continue
             if r.startswith(tag.encode() + b" "):
