@@ -1,44 +1,16 @@
 package bridge_test
 
 import (
-	"bufio"
 	"context"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mailbridge/mailbridge/bridge"
+	"github.com/mailbridge/mailbridge/internal/procmem"
 	"github.com/mailbridge/mailbridge/upstream/mock"
 )
-
-// mappedKiB is how much of the file at path is resident in this process's
-// mappings, as /proc/self/smaps counts it.
-func mappedKiB(t *testing.T, path string) int64 {
-	t.Helper()
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	var kib int64
-	in := false
-	for sc := bufio.NewScanner(f); sc.Scan(); {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 5 && strings.Contains(fields[0], "-") {
-			in = fields[len(fields)-1] == path
-			continue
-		}
-		if in && len(fields) >= 2 && fields[0] == "Rss:" {
-			n, _ := strconv.ParseInt(fields[1], 10, 64)
-			kib += n
-		}
-	}
-	return kib
-}
 
 // A client reading a lot from the cache while the upstream is down still
 // gets the cache's pages handed back: the account cares for its cache
@@ -86,14 +58,21 @@ func TestReleaseWhileOffline(t *testing.T) {
 	if state := br.Status().Accounts[0].State; state == "online" {
 		t.Fatalf("the account is %s; the test needs it offline", state)
 	}
-	mapped := mappedKiB(t, caches[0])
+	resident := func() int64 {
+		kib, err := procmem.MappedKiB(caches[0])
+		if err != nil {
+			t.Skip(err)
+		}
+		return kib
+	}
+	mapped := resident()
 	if mapped < 512 {
 		t.Fatalf("%d KiB mapped after reading %d MiB: the measure does not work here", mapped, read>>20)
 	}
 	deadline := time.Now().Add(45 * time.Second)
-	for mappedKiB(t, caches[0]) > mapped/4 {
+	for resident() > mapped/4 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d KiB of the cache still mapped 45 s after reading %d MiB offline", mappedKiB(t, caches[0]), read>>20)
+			t.Fatalf("%d KiB of the cache still mapped 45 s after reading %d MiB offline", resident(), read>>20)
 		}
 		time.Sleep(time.Second)
 	}

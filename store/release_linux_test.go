@@ -1,43 +1,14 @@
 package store
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/mailbridge/mailbridge/internal/procmem"
 	"github.com/mailbridge/mailbridge/upstream"
 )
-
-// mappedKiB is how much of the file at path is resident in this process's
-// mappings, as /proc/self/smaps counts it.
-func mappedKiB(t *testing.T, path string) int64 {
-	t.Helper()
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	var kib int64
-	in := false
-	for sc := bufio.NewScanner(f); sc.Scan(); {
-		line := sc.Text()
-		fields := strings.Fields(line)
-		if len(fields) >= 5 && strings.Contains(fields[0], "-") {
-			in = strings.HasSuffix(line, path)
-			continue
-		}
-		if in && len(fields) >= 2 && fields[0] == "Rss:" {
-			n, _ := strconv.ParseInt(fields[1], 10, 64)
-			kib += n
-		}
-	}
-	return kib
-}
 
 // What reading adds to RSS is counted, and ReleaseMemory hands it back:
 // the bridge releases an account's cache once reading has mapped in a
@@ -65,7 +36,11 @@ func TestMappedReadReleased(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	read, mapped := s.MappedRead(), mappedKiB(t, path)
+	mapped, err := procmem.MappedKiB(path)
+	if err != nil {
+		t.Skip(err)
+	}
+	read := s.MappedRead()
 	if min := int64(2 * len(in) * len(in[0].Body)); read < min {
 		t.Errorf("MappedRead = %d after reading every body twice, want at least %d", read, min)
 	}
@@ -73,7 +48,8 @@ func TestMappedReadReleased(t *testing.T) {
 		t.Fatalf("%d KiB mapped after reading %d KiB: the measure does not work here", mapped, read/1024)
 	}
 	must(t, s.ReleaseMemory())
-	if n, kib := s.MappedRead(), mappedKiB(t, path); n != 0 || kib > 64 {
+	kib, _ := procmem.MappedKiB(path)
+	if n := s.MappedRead(); n != 0 || kib > 64 {
 		t.Errorf("after ReleaseMemory: MappedRead %d, %d KiB mapped (%d before)", n, kib, mapped)
 	}
 }
