@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/mailbridge/mailbridge/store"
@@ -91,6 +92,13 @@ const (
 // floor now and then, until ctx ends. (The syncer releases after a full
 // sync itself.)
 func (a *account) careForCache(ctx context.Context) {
+	defer func() {
+		// As in runOnce: a bug here costs this account its care, not the
+		// daemon its other accounts.
+		if r := recover(); r != nil {
+			a.log.Error("cache care crashed", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
 	check := time.NewTicker(releaseCheckEvery)
 	defer check.Stop()
 	var released, saved time.Time

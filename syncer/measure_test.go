@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/mailbridge/mailbridge/internal/procmem"
 	"github.com/mailbridge/mailbridge/store"
 	"github.com/mailbridge/mailbridge/syncer"
 	"github.com/mailbridge/mailbridge/upstream/mock"
@@ -198,22 +199,6 @@ func readRSS(cachePath string) rss {
 		}
 		f.Close()
 	}
-	if f, err := os.Open("/proc/self/smaps"); err == nil {
-		sc := bufio.NewScanner(f)
-		in := false
-		for sc.Scan() {
-			line := sc.Text()
-			fields := strings.Fields(line)
-			if len(fields) >= 5 && strings.Contains(fields[0], "-") {
-				in = strings.HasSuffix(line, cachePath)
-				continue
-			}
-			if in && fields[0] == "Rss:" {
-				kb, _ := strconv.ParseInt(fields[1], 10, 64)
-				r.cache += kb
-			}
-		}
-		f.Close()
-	}
+	r.cache, _ = procmem.MappedKiB(cachePath)
 	return r
 }
