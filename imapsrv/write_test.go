@@ -476,7 +476,7 @@ func TestAppendWithTrailingArguments(t *testing.T) {
 	c.C("a CREATE Tail")
 	c.OK("a")
 	const msg = "Subject: t\r\n\r\nbody\r\n"
-	lit := fmt.Sprintf("{%d+}\r\n%s", len(msg), msg)
+	lit := literalPlus(msg)
 	for i, cmd := range []string{
 		"APPEND Tail " + lit + " extra",
 		"APPEND Tail " + lit + " " + lit,

@@ -44,27 +44,16 @@ func fieldContains(f docField, q string) bool {
 	return strings.Contains(f.name+": "+f.value, q)
 }
 
-// needsText reports whether some string key of the search may have to
-// look at message text, i.e. the index alone is not sure of it.
-func (ev *evaluator) needsText() bool {
-	for _, ki := range ev.keys {
-		if ki.set == nil || !ki.sure {
-			return true
-		}
-	}
-	return false
-}
-
-// seekable reports whether exactly one string key may have to look at
-// message text, and that key is a body or text key.
-func (ev *evaluator) seekable() bool {
-	var unsure []textKey
+// unsure returns the string keys the index alone is not sure of: those
+// that may have to look at message text.
+func (ev *evaluator) unsure() []textKey {
+	var keys []textKey
 	for k, ki := range ev.keys {
 		if ki.set == nil || !ki.sure {
-			unsure = append(unsure, k)
+			keys = append(keys, k)
 		}
 	}
-	return len(unsure) == 1 && (unsure[0].where == "text" || unsure[0].where == "body")
+	return keys
 }
 
 // filter returns the UIDs of the entries that match c, in order.

@@ -56,8 +56,9 @@ func (s *Store) Search(mailboxID uint64, c *imap.SearchCriteria) ([]uint32, erro
 		if ents, ev.maxUID, err = loadEntries(tx, mailboxID, ev.required(c)); err != nil {
 			return err
 		}
-		ev.seekOne = ev.seekable()
-		if !ev.needsText() || len(ents) < parallelMin {
+		unsure := ev.unsure()
+		ev.seekOne = len(unsure) == 1 && (unsure[0].where == "text" || unsure[0].where == "body")
+		if len(unsure) == 0 || len(ents) < parallelMin {
 			out, err = ev.filter(c, ents)
 			ev = nil
 		}
